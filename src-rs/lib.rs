@@ -1,0 +1,80 @@
+//! wasmtime-napi: the native half. A thin, safe layer over the `wasmtime`
+//! crate: conversions, ownership and error mapping. Policy (defaults, buffer
+//! helpers, JavaScript-visible lifetimes) lives in the TypeScript facade.
+//!
+//! One file per wasmtime concept, named as wasmtime names it.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod code_memory;
+mod engine;
+mod error;
+mod func;
+mod instance;
+mod memory;
+mod module;
+mod store;
+
+use napi::bindgen_prelude::*;
+use napi::{sys, JsValue};
+use napi_derive::napi;
+use std::sync::atomic::Ordering;
+
+/// Counters of native state, for tests and monitoring.
+#[napi(object)]
+pub struct Stats {
+  /// Bytes of caller buffers pinned by raw-loaded modules.
+  pub pinned_bytes: f64,
+  /// Number of distinct buffers pinned.
+  pub pinned_regions: u32,
+}
+
+/// Current native counters.
+#[napi]
+pub fn stats() -> Stats {
+  Stats {
+    pinned_bytes: module::PINNED_BYTES.load(Ordering::Relaxed) as f64,
+    pinned_regions: module::PINNED_REGIONS.load(Ordering::Relaxed) as u32,
+  }
+}
+
+/// The host page size: the alignment `deserializeRaw` needs on native engines.
+#[napi]
+pub fn page_size() -> u32 {
+  code_memory::page_size() as u32
+}
+
+/// The wasmtime version this addon was built with (artifacts are tied to it).
+#[napi]
+pub fn wasmtime_version() -> &'static str {
+  "48.0.8"
+}
+
+/// Offset of the first page boundary inside `array_buffer`'s memory, so that
+/// the facade can carve a page-aligned view out of an over-allocated buffer.
+#[napi]
+pub fn page_align_offset(env: Env, array_buffer: Unknown) -> Result<u32> {
+  let mut data = std::ptr::null_mut();
+  let mut len = 0usize;
+  // SAFETY: a value of the current call; napi checks it is an ArrayBuffer.
+  let status = unsafe { sys::napi_get_arraybuffer_info(env.raw(), array_buffer.raw(), &mut data, &mut len) };
+  if status != sys::Status::napi_ok {
+    return Err(error::throw(&env, error::Kind::Type, error::INVALID_ARGUMENT, "pageAlignOffset expects an ArrayBuffer"));
+  }
+  let page = code_memory::page_size();
+  Ok(((page - (data as usize) % page) % page) as u32)
+}
+
+/// The address of a typed array's first byte (tests use it to check that a
+/// raw-loaded module's code lies inside the caller's buffer).
+#[napi]
+pub fn address_of(env: Env, view: Unknown) -> Result<f64> {
+  let (mut kind, mut len, mut data, mut ab, mut off) = (0, 0usize, std::ptr::null_mut(), std::ptr::null_mut(), 0usize);
+  // SAFETY: a value of the current call; napi checks it is a typed array.
+  let status =
+    unsafe { sys::napi_get_typedarray_info(env.raw(), view.raw(), &mut kind, &mut len, &mut data, &mut ab, &mut off) };
+  if status != sys::Status::napi_ok {
+    return Err(error::throw(&env, error::Kind::Type, error::INVALID_ARGUMENT, "addressOf expects a typed array"));
+  }
+  Ok(data as usize as f64)
+}
