@@ -165,8 +165,14 @@ export declare class Module {
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.image_range>
    */
   imageRange(): Array<number>
-  /** Whether this and `other` share one loaded image. */
-  sharesCodeWith(other: Module): boolean
+  /**
+   * Drops this wrapper's hold on the compiled code now, instead of at garbage
+   * collection. Stores the module was instantiated into keep their own hold,
+   * so code that still runs is never freed. Idempotent.
+   */
+  release(): void
+  /** True after `release()`. */
+  get isReleased(): boolean
 }
 
 /** A collection of instances and their state. */

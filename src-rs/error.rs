@@ -29,6 +29,7 @@ pub(crate) const LINK: &str = "ERR_WASMTIME_LINK";
 pub(crate) const TRAP: &str = "ERR_WASMTIME_TRAP";
 pub(crate) const STORE_DISPOSED: &str = "ERR_WASMTIME_STORE_DISPOSED";
 pub(crate) const STORE_BUSY: &str = "ERR_WASMTIME_STORE_BUSY";
+pub(crate) const MODULE_DISPOSED: &str = "ERR_WASMTIME_MODULE_DISPOSED";
 pub(crate) const IO: &str = "ERR_WASMTIME_IO";
 pub(crate) const PANIC: &str = "ERR_WASMTIME_PANIC";
 pub(crate) const INTERNAL: &str = "ERR_WASMTIME_INTERNAL";

@@ -34,7 +34,7 @@ impl Instance {
   #[napi(constructor, catch_unwind)]
   pub fn new(env: Env, store: &Store, module: &Module, options: Option<InstanceOptions>) -> Result<Self> {
     let options = options.unwrap_or_default();
-    let m = module.module();
+    let m = module.module(&env)?;
     let instance = store.shared.with(&env, |inner| {
       if !wasmtime::Engine::same(inner.store.engine(), m.engine()) {
         return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));

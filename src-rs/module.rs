@@ -70,7 +70,8 @@ pub(crate) enum Code {
 /// A compiled WebAssembly module.
 #[napi(custom_finalize)]
 pub struct Module {
-  pub(crate) code: Code,
+  /// `None` after `release()`.
+  code: Option<Code>,
   /// Bytes reported to V8 as external memory for this wrapper.
   reported: i64,
 }
@@ -85,18 +86,29 @@ impl ObjectFinalize for Module {
 }
 
 impl Module {
-  pub(crate) fn module(&self) -> &wasmtime::Module {
+  /// The wasmtime module, or a clear error after `release()`.
+  pub(crate) fn module(&self, env: &Env) -> Result<&wasmtime::Module> {
     match &self.code {
-      Code::Owned(m) => m,
-      Code::Raw(r) => &r.module,
+      Some(Code::Owned(m)) => Ok(m),
+      Some(Code::Raw(r)) => Ok(&r.module),
+      None => Err(throw(
+        env,
+        Kind::Error,
+        error::MODULE_DISPOSED,
+        "this Module was disposed; instances made from it still run, but it cannot be used again. Load it again.",
+      )),
     }
   }
 
   pub(crate) fn raw(&self) -> Option<&Arc<RawCode>> {
     match &self.code {
-      Code::Raw(r) => Some(r),
-      Code::Owned(_) => None,
+      Some(Code::Raw(r)) => Some(r),
+      _ => None,
     }
+  }
+
+  fn wrap(code: Code, reported: i64) -> Module {
+    Module { code: Some(code), reported }
   }
 
   /// Wraps a module whose code wasmtime owns and tells V8 how much native
@@ -105,7 +117,7 @@ impl Module {
     let range = module.image_range();
     let reported = (range.end as usize - range.start as usize) as i64;
     env.adjust_external_memory(reported)?;
-    Ok(Module { code: Code::Owned(module), reported })
+    Ok(Module::wrap(Code::Owned(module), reported))
   }
 }
 
@@ -296,7 +308,7 @@ impl Module {
         }
         if let (true, Some(code)) = (s == start && r.end == end, r.code.upgrade()) {
           if wasmtime::Engine::same(code.module.engine(), &engine.engine) {
-            return Ok(Module { code: Code::Raw(code), reported: 0 });
+            return Ok(Module::wrap(Code::Raw(code), 0));
           }
         }
         return Err(throw(
@@ -323,7 +335,7 @@ impl Module {
       PINNED_REGIONS.fetch_add(1, Ordering::Relaxed);
       let code = Arc::new(RawCode { module, _pin: Pin { _buffer: pin, len: view.len } });
       regions.insert(start, Region { end, code: Arc::downgrade(&code) });
-      Ok(Module { code: Code::Raw(code), reported: 0 })
+      Ok(Module::wrap(Code::Raw(code), 0))
     })
   }
 
@@ -332,7 +344,7 @@ impl Module {
   #[napi(catch_unwind)]
   pub fn serialize(&self, env: Env) -> Result<Buffer> {
     let bytes = self
-      .module()
+      .module(&env)?
       .serialize()
       .map_err(|e| throw(&env, Kind::Error, error::INTERNAL, &format!("serialize failed: {}", error::chain(&e))))?;
     Ok(bytes.into())
@@ -341,25 +353,27 @@ impl Module {
   /// The module's imports, in order.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.imports>
   #[napi(getter)]
-  pub fn imports(&self) -> Vec<ImportType> {
-    self
-      .module()
-      .imports()
-      .map(|i| ImportType { module: i.module().into(), name: i.name().into(), kind: extern_kind(&i.ty()).into() })
-      .collect()
+  pub fn imports(&self, env: Env) -> Result<Vec<ImportType>> {
+    Ok(
+      self
+        .module(&env)?
+        .imports()
+        .map(|i| ImportType { module: i.module().into(), name: i.name().into(), kind: extern_kind(&i.ty()).into() })
+        .collect(),
+    )
   }
 
   /// The module's exports, in order.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.exports>
   #[napi(getter)]
-  pub fn exports(&self) -> Vec<ExportType> {
-    self.module().exports().map(|e| ExportType { name: e.name().into(), kind: extern_kind(&e.ty()).into() }).collect()
+  pub fn exports(&self, env: Env) -> Result<Vec<ExportType>> {
+    Ok(self.module(&env)?.exports().map(|e| ExportType { name: e.name().into(), kind: extern_kind(&e.ty()).into() }).collect())
   }
 
   /// The module's name from its name section, if any.
   #[napi(getter)]
-  pub fn name(&self) -> Option<String> {
-    self.module().name().map(String::from)
+  pub fn name(&self, env: Env) -> Result<Option<String>> {
+    Ok(self.module(&env)?.name().map(String::from))
   }
 
   /// True when the code runs from a caller's buffer (`deserializeRaw`).
@@ -372,14 +386,27 @@ impl Module {
   /// code was not copied.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.image_range>
   #[napi]
-  pub fn image_range(&self) -> Vec<f64> {
-    let r = self.module().image_range();
-    vec![r.start as usize as f64, r.end as usize as f64]
+  pub fn image_range(&self, env: Env) -> Result<Vec<f64>> {
+    let r = self.module(&env)?.image_range();
+    Ok(vec![r.start as usize as f64, r.end as usize as f64])
   }
 
-  /// Whether this and `other` share one loaded image.
+  /// Drops this wrapper's hold on the compiled code now, instead of at garbage
+  /// collection. Stores the module was instantiated into keep their own hold,
+  /// so code that still runs is never freed. Idempotent.
   #[napi]
-  pub fn shares_code_with(&self, other: &Module) -> bool {
-    self.module().image_range() == other.module().image_range()
+  pub fn release(&mut self, env: Env) -> Result<()> {
+    self.code = None;
+    if self.reported != 0 {
+      env.adjust_external_memory(-self.reported)?;
+      self.reported = 0;
+    }
+    Ok(())
+  }
+
+  /// True after `release()`.
+  #[napi(getter)]
+  pub fn is_released(&self) -> bool {
+    self.code.is_none()
   }
 }

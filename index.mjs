@@ -1,0 +1,17 @@
+// ESM entry: the CommonJS build, re-exported by name.
+import cjs from './dist/index.js'
+
+export const {
+  Engine,
+  Module,
+  Store,
+  Instance,
+  Memory,
+  alignedBuffer,
+  readPrecompiled,
+  readPrecompiledSync,
+  stats,
+  pageSize,
+  wasmtimeVersion,
+} = cjs
+export default cjs
