@@ -262,7 +262,15 @@ export interface Stats {
   pinnedBytes: number
   /** Number of distinct buffers pinned. */
   pinnedRegions: number
+  /** Bytes of compiled code (owned by wasmtime) reported to V8 as external memory. */
+  reportedBytes: number
 }
+
+/**
+ * Panics on purpose inside the panic guard, so a test can prove a Rust panic
+ * reaches JavaScript as an error (`ERR_WASMTIME_PANIC`), not an abort.
+ */
+export declare function testPanic(): void
 
 /** The wasmtime version this addon was built with (artifacts are tied to it). */
 export declare function wasmtimeVersion(): string

@@ -845,4 +845,5 @@ module.exports.addressOf = nativeBinding.addressOf
 module.exports.pageAlignOffset = nativeBinding.pageAlignOffset
 module.exports.pageSize = nativeBinding.pageSize
 module.exports.stats = nativeBinding.stats
+module.exports.testPanic = nativeBinding.testPanic
 module.exports.wasmtimeVersion = nativeBinding.wasmtimeVersion

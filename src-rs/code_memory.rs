@@ -80,3 +80,16 @@ impl wasmtime::CustomCodeMemory for MprotectCodeMemory {
     Ok(())
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn unpublish_never_fails_on_empty_or_unaligned_text() {
+    let mem = MprotectCodeMemory { page_size: page_size() };
+    use wasmtime::CustomCodeMemory;
+    assert!(mem.unpublish_executable(std::ptr::null(), 0).is_ok());
+    assert!(mem.unpublish_executable(3 as *const u8, 0).is_ok());
+  }
+}

@@ -27,6 +27,8 @@ pub struct Stats {
   pub pinned_bytes: f64,
   /// Number of distinct buffers pinned.
   pub pinned_regions: u32,
+  /// Bytes of compiled code (owned by wasmtime) reported to V8 as external memory.
+  pub reported_bytes: f64,
 }
 
 /// Current native counters.
@@ -35,6 +37,7 @@ pub fn stats() -> Stats {
   Stats {
     pinned_bytes: module::PINNED_BYTES.load(Ordering::Relaxed) as f64,
     pinned_regions: module::PINNED_REGIONS.load(Ordering::Relaxed) as u32,
+    reported_bytes: module::REPORTED_BYTES.load(Ordering::Relaxed) as f64,
   }
 }
 
@@ -77,4 +80,12 @@ pub fn address_of(env: Env, view: Unknown) -> Result<f64> {
     return Err(error::throw(&env, error::Kind::Type, error::INVALID_ARGUMENT, "addressOf expects a typed array"));
   }
   Ok(data as usize as f64)
+}
+
+/// Panics on purpose inside the panic guard, so a test can prove a Rust panic
+/// reaches JavaScript as an error (`ERR_WASMTIME_PANIC`), not an abort.
+#[doc(hidden)]
+#[napi(js_name = "testPanic")]
+pub fn test_panic(env: Env) -> Result<()> {
+  error::guard(&env, "testPanic", || panic!("deliberate panic for the test suite"))
 }

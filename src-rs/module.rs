@@ -23,11 +23,21 @@ use napi::{sys, JsValue};
 use napi_derive::napi;
 use std::collections::BTreeMap;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 pub(crate) static PINNED_BYTES: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static PINNED_REGIONS: AtomicUsize = AtomicUsize::new(0);
+/// Bytes of compiled code currently reported to V8 with `adjust_external_memory`.
+pub(crate) static REPORTED_BYTES: AtomicI64 = AtomicI64::new(0);
+
+/// Tells V8 that `delta` bytes of native memory came or went, so that garbage
+/// collection feels compiled code it cannot see.
+fn report(env: &Env, delta: i64) -> Result<()> {
+  env.adjust_external_memory(delta)?;
+  REPORTED_BYTES.fetch_add(delta, Ordering::Relaxed);
+  Ok(())
+}
 
 /// Keeps a JavaScript buffer (and so its bytes, in place) alive.
 struct Pin {
@@ -79,7 +89,7 @@ pub struct Module {
 impl ObjectFinalize for Module {
   fn finalize(self, env: Env) -> Result<()> {
     if self.reported != 0 {
-      env.adjust_external_memory(-self.reported)?;
+      report(&env, -self.reported)?;
     }
     Ok(())
   }
@@ -116,7 +126,7 @@ impl Module {
   fn owned(env: &Env, module: wasmtime::Module) -> Result<Self> {
     let range = module.image_range();
     let reported = (range.end as usize - range.start as usize) as i64;
-    env.adjust_external_memory(reported)?;
+    report(env, reported)?;
     Ok(Module::wrap(Code::Owned(module), reported))
   }
 }
@@ -398,7 +408,7 @@ impl Module {
   pub fn release(&mut self, env: Env) -> Result<()> {
     self.code = None;
     if self.reported != 0 {
-      env.adjust_external_memory(-self.reported)?;
+      report(&env, -self.reported)?;
       self.reported = 0;
     }
     Ok(())

@@ -320,6 +320,8 @@ export interface Stats {
   pinnedBytes: number
   /** How many such buffers. */
   pinnedRegions: number
+  /** Bytes of compiled code reported to V8 as external memory (GC pressure). */
+  reportedBytes: number
 }
 
 /** Native counters (process-wide). */

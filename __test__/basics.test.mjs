@@ -1,0 +1,154 @@
+// The embedding basics: engines, compiling, validating, calling, memory, traps.
+import test from 'ava'
+import { createRequire } from 'node:module'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as esm from '../index.mjs'
+import { ARITH_WAT, binding } from './helpers.mjs'
+
+const require = createRequire(import.meta.url)
+const cjs = require('../')
+const { Engine, Module, Store, Instance } = esm
+
+test('CommonJS and ESM entries export the same classes', (t) => {
+  t.is(cjs.Module, esm.Module)
+  t.is(cjs.Engine, esm.Engine)
+  t.is(typeof esm.readPrecompiled, 'function')
+  t.is(esm.wasmtimeVersion, '48.0.8')
+})
+
+test('the engine is optional and last: Engine.default is shared', (t) => {
+  t.is(Engine.default, Engine.default)
+  const m = new Module(ARITH_WAT)
+  const inst = new Instance(new Store(), m)
+  t.is(inst.exports.add(2, 3), 5)
+})
+
+test('every numeric type crosses the boundary', (t) => {
+  const { exports: x } = new Instance(new Store(), new Module(ARITH_WAT))
+  t.is(x.add(0x7fffffff, 1), -0x80000000)
+  t.is(x.add64(2n ** 63n - 1n, 1n), -(2n ** 63n))
+  t.is(x.add64(40, 2), 42n, 'a safe integer is accepted for i64')
+  t.is(x.mulf32(1.5, 2.5), 3.75)
+  t.is(x.mulf32(0.1, 1), Math.fround(0.1))
+  t.is(x.divf64(1, 3), 1 / 3)
+  t.true(Number.isNaN(x.divf64(0, 0)))
+  t.deepEqual(x.swap(7, 9n), [9n, 7])
+  t.deepEqual(x.swap.params, ['i32', 'i64'])
+  t.deepEqual(x.swap.results, ['i64', 'i32'])
+})
+
+test('wrong argument counts and types are TypeErrors', (t) => {
+  const { exports: x } = new Instance(new Store(), new Module(ARITH_WAT))
+  t.throws(() => x.add(1), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  t.throws(() => x.add(1, 'x'), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  t.throws(() => x.add64(1.5, 1n), { instanceOf: TypeError })
+})
+
+test('traps become errors with a stable code and trapCode', (t) => {
+  const { exports: x } = new Instance(new Store(), new Module(ARITH_WAT))
+  const e1 = t.throws(() => x.boom(), { code: 'ERR_WASMTIME_TRAP' })
+  t.is(e1.trapCode, 'unreachable')
+  t.regex(e1.message, /unreachable/)
+  t.is(t.throws(() => x.div(1, 0)).trapCode, 'integer_divide_by_zero')
+  t.is(t.throws(() => x.load(70000)).trapCode, 'memory_out_of_bounds')
+  t.is(t.throws(() => x.recurse(0)).trapCode, 'stack_overflow', 'deep recursion is a trap, not a crash')
+  t.is(x.add(1, 1), 2, 'the instance still works after traps')
+})
+
+test('memory.buffer views linear memory without a copy', (t) => {
+  const { exports: x } = new Instance(new Store(), new Module(ARITH_WAT))
+  const view = Buffer.from(x.memory.buffer)
+  t.is(view.subarray(1024, 1049).toString(), 'hello from a data segment')
+  view[5] = 99
+  t.is(x.load(5), 99, 'a write through the view is seen by wasm')
+  t.is(x.memory.size(), 1)
+  t.is(x.memory.grow(1), 1)
+  t.is(x.memory.buffer.byteLength, 2 * 65536, 'a new buffer after growth, like WebAssembly.Memory')
+  t.is(x.memory.read(1024, 5).toString(), 'hello')
+  x.memory.write(0, Buffer.from([1, 2, 3]))
+  t.is(x.load(2), 3)
+})
+
+test('a disposed store detaches its views and refuses calls', (t) => {
+  const store = new Store()
+  const { exports: x } = new Instance(store, new Module(ARITH_WAT))
+  const buf = x.memory.buffer
+  t.is(buf.byteLength, 65536)
+  store[Symbol.dispose]()
+  t.true(store.isDisposed)
+  t.is(buf.byteLength, 0, 'the view was detached before the memory was freed')
+  t.throws(() => x.add(1, 2), { code: 'ERR_WASMTIME_STORE_DISPOSED' })
+})
+
+test('validate, imports and exports', (t) => {
+  t.true(Module.validate(Buffer.from('0061736d01000000', 'hex')))
+  t.false(Module.validate(Buffer.from('0061736d02000000', 'hex')))
+  const m = new Module('(module (import "env" "f" (func)) (import "env" "m" (memory 1)) (global (export "g") i32 (i32.const 1)) (func (export "h")))')
+  t.deepEqual(m.imports, [
+    { module: 'env', name: 'f', kind: 'func' },
+    { module: 'env', name: 'm', kind: 'memory' },
+  ])
+  t.deepEqual(m.exports, [
+    { name: 'g', kind: 'global' },
+    { name: 'h', kind: 'func' },
+  ])
+  t.throws(() => new Module('(module (func (result i32)))'), { code: 'ERR_WASMTIME_COMPILE' })
+  t.throws(() => new Instance(new Store(), m), { code: 'ERR_WASMTIME_INSTANTIATE', message: /unknown import/ })
+})
+
+test('the three loaders agree', (t) => {
+  const engine = new Engine()
+  const art = engine.precompileModule(ARITH_WAT)
+  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'arith.cwasm')
+  writeFileSync(file, art)
+  for (const m of [Module.deserialize(art, engine), Module.deserializeFile(file, engine), Module.deserializeRaw(art, engine)]) {
+    const { exports: x } = new Instance(new Store(engine), m)
+    t.is(x.add(20, 22), 42)
+  }
+})
+
+test('serialize and precompileModule return page-aligned buffers', (t) => {
+  const engine = new Engine()
+  for (const b of [engine.precompileModule(ARITH_WAT), new Module(ARITH_WAT, engine).serialize()]) {
+    t.is(binding.addressOf(b) % esm.pageSize, 0)
+  }
+})
+
+test('engine options: pulley, opt level, unwind info, bad values', (t) => {
+  const pulley = new Engine({ target: 'pulley64' })
+  t.true(pulley.isPulley)
+  t.is(new Instance(new Store(pulley), new Module(ARITH_WAT, pulley)).exports.add(1, 2), 3)
+  for (const o of [{ optLevel: 'none' }, { optLevel: 'speed_and_size' }, { parallelCompilation: false }, { nativeUnwindInfo: false }]) {
+    const e = new Engine(o)
+    t.is(new Instance(new Store(e), new Module(ARITH_WAT, e)).exports.add(1, 2), 3, JSON.stringify(o))
+  }
+  t.throws(() => new Engine({ optLevel: 'fast' }), { code: 'ERR_WASMTIME_CONFIG' })
+  t.throws(() => new Engine({ target: 'no-such-arch' }), { code: 'ERR_WASMTIME_CONFIG' })
+})
+
+test('the compatibility hash is stable and tells configurations apart', (t) => {
+  const a = new Engine().precompileCompatibilityHash()
+  t.regex(a, /^[0-9a-f]{16}$/)
+  t.is(new Engine().precompileCompatibilityHash(), a)
+  t.not(new Engine({ target: 'pulley64' }).precompileCompatibilityHash(), a)
+  t.not(new Engine({ optLevel: 'none' }).precompileCompatibilityHash(), a)
+})
+
+test('modules and stores of different engines do not mix', (t) => {
+  const m = new Module(ARITH_WAT, new Engine())
+  t.throws(() => new Instance(new Store(new Engine()), m), { code: 'ERR_WASMTIME_INSTANTIATE' })
+})
+
+test('compiled code is reported to V8 as external memory', (t) => {
+  const before = esm.stats().reportedBytes
+  const m = new Module(ARITH_WAT)
+  const [s, e] = m.imageRange()
+  t.is(esm.stats().reportedBytes - before, e - s)
+  m[Symbol.dispose]()
+  t.is(esm.stats().reportedBytes, before, 'disposal reports the memory gone')
+  const raw = Module.deserializeRaw(new Engine().precompileModule(ARITH_WAT))
+  t.true(raw.isRaw)
+  t.is(esm.stats().reportedBytes, before, 'raw code lives in a JS ArrayBuffer, which V8 already counts')
+})

@@ -1,0 +1,69 @@
+// Shared helpers for the ava suites.
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+/** The raw native binding, for address checks that the public API does not offer. */
+export const binding = require('../binding.js')
+
+/** Where ../shared/corpus/fetch.sh put the real modules (scripts/corpus.sh). */
+export const corpusDir = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
+
+/** Bytes of a corpus module, or null (and the test says so) when absent. */
+export function corpusModule(id) {
+  const p = join(corpusDir, 'modules', `${id}.wasm`)
+  return existsSync(p) ? readFileSync(p) : null
+}
+
+/** Registers `fn` as a test that needs corpus module(s), or a visible skip. */
+export function withCorpus(test, title, ids, fn) {
+  const bytes = ids.map(corpusModule)
+  if (bytes.some((b) => b === null)) {
+    test.skip(`${title} (corpus missing: run npm run corpus)`, () => {})
+    return
+  }
+  test(title, (t) => fn(t, ...bytes))
+}
+
+export const tick = () => new Promise((r) => setImmediate(r))
+
+/**
+ * Forces garbage collection (and lets finalizers run) until `pred()` holds.
+ * `pred` runs in a job of its own, never in the job that collects: a
+ * `WeakRef#deref()` keeps its target alive until the end of the current job.
+ */
+export async function gcUntil(pred, rounds = 60) {
+  for (let i = 0; i < rounds; i++) {
+    await tick()
+    globalThis.gc()
+    await new Promise((r) => setTimeout(r, 2))
+    if (pred()) return true
+  }
+  return false
+}
+
+/** A module with arithmetic of every numeric type, a trap, and a data segment. */
+export const ARITH_WAT = `(module
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "hello from a data segment")
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (func (export "add64") (param i64 i64) (result i64) local.get 0 local.get 1 i64.add)
+  (func (export "mulf32") (param f32 f32) (result f32) local.get 0 local.get 1 f32.mul)
+  (func (export "divf64") (param f64 f64) (result f64) local.get 0 local.get 1 f64.div)
+  (func (export "swap") (param i32 i64) (result i64 i32) local.get 1 local.get 0)
+  (func (export "div") (param i32 i32) (result i32) local.get 0 local.get 1 i32.div_s)
+  (func (export "boom") unreachable)
+  (func (export "load") (param i32) (result i32) local.get 0 i32.load8_u)
+  (func $rec (export "recurse") (param i32) (result i32) local.get 0 i32.const 1 i32.add call $rec)
+)`
+
+/** Collects what earlier tests left behind, so process-wide counters are stable. */
+export async function settle(rounds = 8) {
+  for (let i = 0; i < rounds; i++) {
+    await tick()
+    globalThis.gc()
+    await new Promise((r) => setTimeout(r, 2))
+  }
+}

@@ -1,0 +1,268 @@
+// Module.deserializeRaw: each numbered requirement of the foundation issue.
+import test from 'ava'
+import { randomBytes } from 'node:crypto'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Worker, MessageChannel } from 'node:worker_threads'
+import { Engine, Module, Store, Instance, alignedBuffer, readPrecompiled, readPrecompiledSync, stats, pageSize } from '../index.mjs'
+import { ARITH_WAT, binding, gcUntil, corpusModule, settle } from './helpers.mjs'
+
+const engine = Engine.default
+const artifact = engine.precompileModule(ARITH_WAT)
+
+/** A fresh page-aligned copy of `bytes`. */
+const aligned = (bytes) => {
+  const b = alignedBuffer(bytes.byteLength)
+  b.set(bytes)
+  return b
+}
+
+test.serial('1. native code runs from the caller\'s buffer, not a copy', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'arith.cwasm')
+  writeFileSync(file, artifact)
+  for (const buf of [aligned(artifact), readPrecompiledSync(file), await readPrecompiled(file)]) {
+    t.is(binding.addressOf(buf) % pageSize, 0)
+    const m = Module.deserializeRaw(buf)
+    const [start, end] = m.imageRange()
+    const base = binding.addressOf(buf)
+    t.true(start >= base && end <= base + buf.length, 'image range lies inside the buffer')
+    t.is(new Instance(new Store(), m).exports.add(40, 2), 42)
+  }
+  const copied = Module.deserialize(artifact)
+  const [cs] = copied.imageRange()
+  const base = binding.addressOf(artifact)
+  t.false(cs >= base && cs < base + artifact.length, 'the copying loader does copy (the check can fail)')
+})
+
+test.serial('2. unaligned and shared buffers are refused before anything is touched', (t) => {
+  const candidates = [
+    Buffer.from(artifact), // a fresh allocation: never page-aligned
+    Buffer.concat([Buffer.alloc(16), artifact]).subarray(16), // a slice
+    aligned(Buffer.concat([Buffer.alloc(8), artifact])).subarray(8), // aligned base + 8
+  ]
+  const small = engine.precompileModule('(module)')
+  if (small.length < 4096) candidates.push(Buffer.from(small)) // a pool slice
+  for (const buf of candidates) {
+    const err = t.throws(() => Module.deserializeRaw(buf), { instanceOf: TypeError, code: 'ERR_WASMTIME_UNALIGNED_BUFFER' })
+    t.regex(err.message, /readPrecompiled/)
+    t.regex(err.message, /alignedBuffer/)
+    t.regex(err.message, /Module\.deserialize\(\)/)
+    buf.fill(0) // would fault if any page had been made read+exec
+  }
+  const sab = new SharedArrayBuffer(artifact.length + 2 * pageSize)
+  const off = (pageSize - (binding.addressOf(new Uint8Array(sab)) % pageSize)) % pageSize
+  const shared = new Uint8Array(sab, off, artifact.length)
+  shared.set(artifact)
+  t.is(binding.addressOf(shared) % pageSize, 0, 'page-aligned, so only sharing is wrong')
+  t.throws(() => Module.deserializeRaw(shared), { instanceOf: TypeError, code: 'ERR_WASMTIME_SHARED_BUFFER' })
+  shared.fill(0)
+  t.throws(() => Module.deserializeRaw('nope'), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  t.is(stats().pinnedRegions, 0 + stats().pinnedRegions) // counters readable
+})
+
+test.serial('2b. on a Pulley engine unaligned buffers load, data segments included', (t) => {
+  const pulley = new Engine({ target: 'pulley64' })
+  const art = pulley.precompileModule(ARITH_WAT)
+  const unaligned = Buffer.concat([Buffer.alloc(24), art]).subarray(24)
+  t.not(binding.addressOf(unaligned) % pageSize, 0)
+  const m = Module.deserializeRaw(unaligned, pulley)
+  const { exports: x } = new Instance(new Store(pulley), m)
+  t.is(x.add(2, 2), 4)
+  t.is(x.memory.read(1024, 25).toString(), 'hello from a data segment')
+})
+
+test.serial('3. the bytes live while any holder runs code, and are released after', async (t) => {
+  await settle()
+  const baseline = stats()
+  let store = new Store()
+  let add
+  let bufferRef
+  ;(() => {
+    const buf = aligned(artifact)
+    bufferRef = new WeakRef(buf.buffer)
+    const m = Module.deserializeRaw(buf)
+    add = new Instance(store, m).exports.add
+  })()
+  t.is(stats().pinnedBytes, baseline.pinnedBytes + artifact.length)
+  for (let i = 0; i < 30; i++) {
+    globalThis.gc()
+    await new Promise((r) => setImmediate(r))
+    t.is(add(i, 1), i + 1)
+  }
+  t.truthy(bufferRef.deref(), 'the ArrayBuffer survived 30 collections while an instance lives')
+  t.is(stats().pinnedBytes, baseline.pinnedBytes + artifact.length)
+  add = undefined
+  store = undefined
+  t.true(await gcUntil(() => stats().pinnedBytes === baseline.pinnedBytes), 'pin released once the store is gone')
+  t.true(await gcUntil(() => bufferRef.deref() === undefined), 'and the garbage collector took the bytes')
+})
+
+test.serial('4. the same bytes loaded twice share one loaded image', async (t) => {
+  await settle()
+  const before = stats().pinnedRegions
+  const buf = aligned(artifact)
+  const a = Module.deserializeRaw(buf)
+  const b = Module.deserializeRaw(buf)
+  const c = Module.deserializeRaw(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength))
+  t.deepEqual(a.imageRange(), b.imageRange())
+  t.deepEqual(a.imageRange(), c.imageRange())
+  t.is(stats().pinnedRegions, before + 1)
+  const store = new Store()
+  const x = new Instance(store, a).exports
+  a[Symbol.dispose]()
+  b[Symbol.dispose]()
+  t.is(stats().pinnedRegions, before + 1, 'still pinned: c and the store hold it')
+  t.is(new Instance(store, c).exports.add(1, 2), 3)
+  c[Symbol.dispose]()
+  t.is(x.add(3, 4), 7)
+  t.throws(() => Module.deserializeRaw(buf.subarray(0, buf.length - 64)), { code: 'ERR_WASMTIME_BUFFER_IN_USE' })
+  t.throws(() => Module.deserializeRaw(buf, new Engine()), { code: 'ERR_WASMTIME_BUFFER_IN_USE' })
+  store.dispose()
+  t.is(stats().pinnedRegions, before, 'released when the last holder went')
+  const again = Module.deserializeRaw(buf)
+  t.is(new Instance(new Store(), again).exports.add(5, 5), 10, 'and the region can be loaded afresh')
+})
+
+test.serial('5. a pinned buffer cannot be detached; a detached one is refused', async (t) => {
+  const buf = aligned(artifact)
+  const m = Module.deserializeRaw(buf)
+  const x = new Instance(new Store(), m).exports
+  const attempts = [
+    () => structuredClone(buf, { transfer: [buf.buffer] }),
+    () => new MessageChannel().port1.postMessage(buf, [buf.buffer]),
+  ]
+  if (typeof ArrayBuffer.prototype.transfer === 'function') {
+    attempts.push(() => buf.buffer.transfer(), () => buf.buffer.transferToFixedLength())
+  }
+  for (const attempt of attempts) {
+    try {
+      attempt()
+    } catch {}
+    t.is(buf.byteLength, artifact.length, 'still attached')
+    t.is(x.add(1, 1), 2)
+  }
+  // A buffer that was detached before loading.
+  const ab = new ArrayBuffer(artifact.length + pageSize)
+  const view = new Uint8Array(ab, binding.pageAlignOffset(ab), artifact.length)
+  view.set(artifact)
+  structuredClone(ab, { transfer: [ab] })
+  t.is(view.byteLength, 0)
+  t.throws(() => Module.deserializeRaw(view), { instanceOf: TypeError, code: 'ERR_WASMTIME_DETACHED_BUFFER' })
+  const resizable = new ArrayBuffer(pageSize, { maxByteLength: 4 * pageSize })
+  if (resizable.resizable) {
+    t.throws(() => Module.deserializeRaw(new Uint8Array(resizable)), { code: 'ERR_WASMTIME_RESIZABLE_BUFFER' })
+  }
+})
+
+test.serial('6. workers that exit or are terminated with raw modules alive leave the process healthy', async (t) => {
+  await settle()
+  const before = stats().pinnedRegions
+  const runs = 50
+  const artifacts = { native: artifact, pulley: new Engine({ target: 'pulley64' }).precompileModule(ARITH_WAT) }
+  for (let i = 0; i < runs; i++) {
+    const mode = i % 2 === 0 ? 'exit' : 'wait'
+    const w = new Worker(new URL('./fixtures/raw-worker.mjs', import.meta.url), {
+      workerData: { artifact: i % 10 === 9 ? artifacts.pulley : artifacts.native, n: i, mode, pulley: i % 10 === 9 },
+    })
+    const exited = new Promise((r) => w.once('exit', r))
+    const answer = await new Promise((resolve, reject) => {
+      w.once('message', resolve)
+      w.once('error', reject)
+    })
+    t.is(answer, i + 1)
+    if (mode === 'wait') await w.terminate()
+    t.is(await exited, mode === 'wait' ? 1 : 0)
+  }
+  const { exports: x } = new Instance(new Store(), Module.deserializeRaw(aligned(artifact)))
+  t.is(x.add(1, 2), 3, 'the main thread still runs raw-loaded code')
+  t.true(await gcUntil(() => stats().pinnedRegions <= before + 1), `worker pins were released (${stats().pinnedRegions} left)`)
+})
+
+test.serial('7. real modules with data segments instantiate from raw buffers', (t) => {
+  const ids = ['llhttp', 'md4w-small', 'icepll']
+  const present = ids.map((id) => [id, corpusModule(id)]).filter(([, b]) => b)
+  if (present.length === 0) return t.pass('corpus missing: run npm run corpus (the corpus suite says so too)')
+  for (const [id, wasm] of present) {
+    const m = Module.deserializeRaw(engine.precompileModule(wasm))
+    const { exports: x } = new Instance(new Store(), m, { defineUnknownImportsAsTraps: true })
+    const ours = Buffer.from(x.memory.buffer)
+    const v8 = Buffer.from(
+      new WebAssembly.Instance(
+        new WebAssembly.Module(wasm),
+        Object.fromEntries(WebAssembly.Module.imports(new WebAssembly.Module(wasm)).map((i) => [i.module, new Proxy({}, { get: () => () => 0 })])),
+      ).exports.memory.buffer,
+    )
+    t.is(ours.length, v8.length, `${id}: same initial memory size`)
+    t.true(ours.equals(v8), `${id}: memory initialised from data segments exactly as V8 does`)
+  }
+})
+
+test.serial('8. bad input throws a coded error and never crashes', async (t) => {
+  await settle()
+  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'bad.cwasm')
+  const before = stats().pinnedRegions
+  const pulley = new Engine({ target: 'pulley64' })
+  const loaders = [
+    ['raw', (b, e) => Module.deserializeRaw(aligned(b), e)],
+    ['copy', (b, e) => Module.deserialize(b, e)],
+    ['file', (b, e) => (writeFileSync(file, b), Module.deserializeFile(file, e))],
+  ]
+  const bad = [
+    ['empty', Buffer.alloc(0)],
+    ['plain wasm', Buffer.from('0061736d0100000001070160027f7f017f', 'hex')],
+    ['random', randomBytes(64 * 1024)],
+    ['corrupted header', (() => { const b = Buffer.from(artifact); b.fill(0xab, 0, 16); return b })()],
+    ['pulley artifact on a native engine', pulley.precompileModule(ARITH_WAT)],
+    ['native artifact on a pulley engine', artifact, pulley],
+  ]
+  const prefixes = new Set([1, 4, 16, 52, 63, 64, 65, 128, 4095, 4096, 4097])
+  for (let i = 0; i < 40; i++) prefixes.add(Math.floor((artifact.length * i) / 40))
+  for (const n of prefixes) if (n < artifact.length) bad.push([`prefix ${n}`, artifact.subarray(0, n)])
+  for (const [what, bytes, on] of bad) {
+    for (const [how, load] of loaders) {
+      const err = t.throws(() => load(bytes, on), undefined, `${what} via ${how}`)
+      t.true(['ERR_WASMTIME_DESERIALIZE', 'ERR_WASMTIME_IO'].includes(err?.code), `${what} via ${how}: ${err?.code} ${err?.message}`)
+    }
+  }
+  t.is(stats().pinnedRegions, before, 'failed loads pin nothing')
+  t.is(new Instance(new Store(), Module.deserializeRaw(aligned(artifact))).exports.add(1, 1), 2)
+})
+
+test.serial('8a. artifacts of another opt level or unwind setting are compatible, as wasmtime decides', (t) => {
+  for (const o of [{ optLevel: 'none' }, { nativeUnwindInfo: false }]) {
+    const m = Module.deserializeRaw(new Engine(o).precompileModule(ARITH_WAT))
+    t.is(new Instance(new Store(), m).exports.add(20, 22), 42, JSON.stringify(o))
+  }
+})
+
+test.serial('8b. a panic in the native layer becomes a JS error', (t) => {
+  const err = t.throws(() => binding.testPanic(), { code: 'ERR_WASMTIME_PANIC' })
+  t.regex(err.message, /deliberate/)
+})
+
+test.serial('9. disposing a Module releases only its own hold', async (t) => {
+  await settle()
+  const before = stats().pinnedRegions
+  const buf = aligned(artifact)
+  const m = Module.deserializeRaw(buf)
+  const store = new Store()
+  const x = new Instance(store, m).exports
+  m[Symbol.dispose]()
+  t.throws(() => m.exports, { code: 'ERR_WASMTIME_MODULE_DISPOSED' })
+  t.is(stats().pinnedRegions, before + 1, 'the store still runs the code, so it stays pinned')
+  t.is(x.add(2, 2), 4)
+  m[Symbol.dispose]() // idempotent
+  store[Symbol.dispose]()
+  t.is(stats().pinnedRegions, before)
+})
+
+test.serial('9b. a collected Module releases its hold through the FinalizationRegistry', async (t) => {
+  await settle()
+  const before = stats().pinnedRegions
+  ;(() => {
+    Module.deserializeRaw(aligned(artifact))
+  })()
+  t.is(stats().pinnedRegions, before + 1)
+  t.true(await gcUntil(() => stats().pinnedRegions === before))
+})
