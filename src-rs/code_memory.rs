@@ -84,12 +84,59 @@ impl wasmtime::CustomCodeMemory for MprotectCodeMemory {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use std::alloc::{alloc_zeroed, dealloc, Layout};
+  use wasmtime::CustomCodeMemory;
+
+  const WAT: &str = r#"(module (memory (export "memory") 1) (data (i32.const 8) "abc")
+    (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
+
+  fn engine() -> wasmtime::Engine {
+    let mut config = wasmtime::Config::new();
+    config.with_custom_code_memory(Some(shared()));
+    wasmtime::Engine::new(&config).unwrap()
+  }
 
   #[test]
   fn unpublish_never_fails_on_empty_or_unaligned_text() {
     let mem = MprotectCodeMemory { page_size: page_size() };
-    use wasmtime::CustomCodeMemory;
     assert!(mem.unpublish_executable(std::ptr::null(), 0).is_ok());
     assert!(mem.unpublish_executable(3 as *const u8, 0).is_ok());
+    assert!(mem.unpublish_executable(3 as *const u8, 4096).is_ok());
+  }
+
+  /// Raw loading into a page-aligned allocation runs code in place, and the
+  /// pages are writable again once the module is gone (else the final write
+  /// would fault and the test process would die).
+  #[test]
+  fn raw_load_runs_in_place_and_unpublishes() {
+    let engine = engine();
+    let artifact = engine.precompile_module(WAT.as_bytes()).unwrap();
+    let layout = Layout::from_size_align(artifact.len(), page_size()).unwrap();
+    // SAFETY: the layout has a non-zero size; freed below with the same layout.
+    let base = unsafe { alloc_zeroed(layout) };
+    assert!(!base.is_null());
+    // SAFETY: `base` holds `artifact.len()` writable bytes.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(base, artifact.len()) };
+    bytes.copy_from_slice(&artifact);
+    {
+      let memory = std::ptr::NonNull::slice_from_raw_parts(std::ptr::NonNull::new(base).unwrap(), artifact.len());
+      // SAFETY: a trusted artifact from this engine; the allocation outlives
+      // the module and every store (both dropped at the end of this block).
+      let module = unsafe { wasmtime::Module::deserialize_raw(&engine, memory) }.unwrap();
+      let range = module.image_range();
+      assert!(range.start as usize >= base as usize);
+      assert!(range.end as usize <= base as usize + artifact.len());
+      let mut store = wasmtime::Store::new(&engine, ());
+      let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+      let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add").unwrap();
+      assert_eq!(add.call(&mut store, (40, 2)).unwrap(), 42);
+      let mem = instance.get_memory(&mut store, "memory").unwrap();
+      assert_eq!(&mem.data(&store)[8..11], b"abc");
+    }
+    // SAFETY: the module and store are dropped; the pages are ours again.
+    unsafe {
+      std::ptr::write_bytes(base, 0, artifact.len());
+      dealloc(base, layout);
+    }
   }
 }

@@ -27,6 +27,8 @@ pub(crate) const CONFIG: &str = "ERR_WASMTIME_CONFIG";
 pub(crate) const INSTANTIATE: &str = "ERR_WASMTIME_INSTANTIATE";
 pub(crate) const LINK: &str = "ERR_WASMTIME_LINK";
 pub(crate) const TRAP: &str = "ERR_WASMTIME_TRAP";
+/// An error raised on the host side while wasm ran (e.g. an import that traps).
+pub(crate) const HOST: &str = "ERR_WASMTIME_HOST";
 pub(crate) const STORE_DISPOSED: &str = "ERR_WASMTIME_STORE_DISPOSED";
 pub(crate) const STORE_BUSY: &str = "ERR_WASMTIME_STORE_BUSY";
 pub(crate) const MODULE_DISPOSED: &str = "ERR_WASMTIME_MODULE_DISPOSED";
@@ -93,16 +95,21 @@ pub(crate) fn chain(e: &wasmtime::Error) -> String {
 }
 
 /// Maps a wasmtime error that came out of a call into wasm: a trap gets
-/// `code: 'ERR_WASMTIME_TRAP'` and a `trapCode`; anything else is `fallback`.
+/// `code: 'ERR_WASMTIME_TRAP'` and a `trapCode`; an error raised by the host
+/// while wasm ran (an undefined import, say) is `fallback`. The message leads
+/// with the cause, then the wasm backtrace.
 pub(crate) fn throw_wasm_error(env: &Env, e: &wasmtime::Error, fallback: &str) -> napi::Error {
-  if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-    let mut msg = format!("{trap}");
-    if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
-      msg.push_str(&format!("\n{bt}"));
-    }
-    return throw_with(env, Kind::Error, TRAP, &msg, &[Prop::Str("trapCode", trap_code(*trap))]);
+  let mut msg = match e.downcast_ref::<wasmtime::Trap>() {
+    Some(trap) => trap.to_string(),
+    None => e.root_cause().to_string(),
+  };
+  if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+    msg.push_str(&format!("\n{bt}"));
   }
-  throw(env, Kind::Error, fallback, &chain(e))
+  match e.downcast_ref::<wasmtime::Trap>() {
+    Some(trap) => throw_with(env, Kind::Error, TRAP, &msg, &[Prop::Str("trapCode", trap_code(*trap))]),
+    None => throw(env, Kind::Error, fallback, &msg),
+  }
 }
 
 /// Stable, documented names for wasmtime's trap codes.

@@ -145,7 +145,7 @@ impl Func {
     let mut results = vec![Val::I32(0); self.results.len()];
     let func = self.func;
     self.store.with(env, |inner| {
-      func.call(&mut inner.store, &params, &mut results).map_err(|e| throw_wasm_error(env, &e, error::TRAP))
+      func.call(&mut inner.store, &params, &mut results).map_err(|e| throw_wasm_error(env, &e, error::HOST))
     })?;
     let value = match results.len() {
       0 => {
