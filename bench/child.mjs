@@ -1,0 +1,30 @@
+// One measurement in a fresh process: load `path` with `method`, print JSON.
+// Both runtimes first load a tiny module, so one-time process set-up is not
+// counted against the module being measured.
+import { readFileSync } from 'node:fs'
+import { Engine, Module, readPrecompiledSync } from '../index.mjs'
+
+const [method, path] = process.argv.slice(2)
+const now = () => process.hrtime.bigint()
+const rss = () => process.memoryUsage.rss()
+
+const tiny = Buffer.from('0061736d01000000', 'hex')
+new WebAssembly.Module(tiny)
+Module.deserializeRaw(Engine.default.precompileModule(tiny))
+
+let input
+if (method === 'v8') input = readFileSync(path)
+else if (method === 'deserialize') input = readFileSync(path)
+else if (method === 'deserializeRaw') input = readPrecompiledSync(path)
+globalThis.gc?.()
+const rss0 = rss()
+const t0 = now()
+let keep
+if (method === 'v8') keep = new WebAssembly.Module(input)
+else if (method === 'deserialize') keep = Module.deserialize(input)
+else if (method === 'deserializeFile') keep = Module.deserializeFile(path)
+else if (method === 'deserializeRaw') keep = Module.deserializeRaw(input)
+else throw new Error(`unknown method ${method}`)
+const ns = Number(now() - t0)
+const rss1 = rss()
+process.stdout.write(JSON.stringify({ ms: ns / 1e6, rssAdded: rss1 - rss0, ok: !!keep }))
