@@ -9,6 +9,19 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * The calling instance, given to host functions defined with `{ caller: true }`
+ * as their first argument. Valid only during that host call.
+ */
+export declare class Caller {
+  /**
+   * The calling instance's export `name` (a function, memory, table or
+   * global), or `undefined`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Caller.html#method.get_export>
+   */
+  getExport(name: string): unknown
+}
+
 /** A compilation environment. Modules, stores and instances belong to one. */
 export declare class Engine {
   /**
@@ -38,51 +51,123 @@ export declare class Engine {
   same(other: Engine): boolean
 }
 
-/** An exported WebAssembly function. */
-export declare class Func {
+/** A wasm global. */
+export declare class Global {
   /**
-   * Calls the function with `args` (an array), returning `undefined`, one
-   * value, or an array of values.
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Func.html#method.call>
+   * A host-created global: `new Global(store, { value: 'i32', mutable: true }, 0)`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Global.html#method.new>
    */
-  call(args: Array<unknown>): unknown
-  /** Parameter types, e.g. `['i32', 'i64']`. */
-  get params(): Array<string>
-  /** Result types. */
-  get results(): Array<string>
+  constructor(store: Store, ty: GlobalTypeDesc, value: unknown)
+  /**
+   * The global's current value.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Global.html#method.get>
+   */
+  get value(): unknown
+  /**
+   * Sets the value; a `TypeError` for an immutable global or a wrong type.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Global.html#method.set>
+   */
+  set value(value: unknown)
+  /** `{ kind: 'global', value, mutable }`. */
+  get type(): TypeDesc
 }
 
 /** An instance of a module in a store. */
 export declare class Instance {
   /**
-   * Instantiates `module` into `store`.
+   * Instantiates a module that has no imports, or (with `trapUnknownImports`)
+   * whose imports all become functions that trap when called.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.new>
    */
-  constructor(store: Store, module: Module, options?: InstanceOptions | undefined | null)
+  static create(store: Store, module: Module, trapUnknownImports?: boolean | undefined | null): Instance
   /**
-   * Names and kinds of the instance's exports.
+   * Every export as an object of values: functions, Memory, Table and Global
+   * objects, like `WebAssembly.Instance#exports`.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.exports>
    */
-  exportTypes(): Array<ExportType>
+  exports(): object
   /**
-   * The exported function `name`, or `null`.
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_func>
+   * The export `name` (a function, Memory, Table or Global), or `undefined`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_export>
    */
-  getFunc(name: string): Func | null
+  getExport(name: string): unknown
+}
+
+/** A module with its imports resolved, ready to instantiate many times. */
+export declare class InstancePre {
   /**
-   * The exported memory `name`, or `null`.
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_memory>
+   * Instantiates into `store` (which needs a WASI context of its own when the
+   * module imports WASI: pass one).
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html#method.instantiate>
    */
-  getMemory(name: string): Memory | null
+  instantiate(store: Store, wasi?: WasiContext | undefined | null): Instance
+}
+
+/** Resolves imports by module and name. */
+export declare class Linker {
+  /**
+   * `new Linker(engine)`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.new>
+   */
+  constructor(engine: Engine)
+  /**
+   * Whether later definitions may replace earlier ones of the same name.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.allow_shadowing>
+   */
+  allowShadowing(allow: boolean): void
+  /**
+   * Defines every import of `module` that is still undefined as a function
+   * that traps when called.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define_unknown_imports_as_traps>
+   */
+  defineUnknownImportsAsTraps(module: Module): void
+  /**
+   * Defines `module.name` as `item`: a wasm function, Memory, Table or Global
+   * of `store`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define>
+   */
+  define(store: Store, module: string, name: string, item: unknown): void
+  /**
+   * Defines every export of `instance` under the module name `name`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instance>
+   */
+  defineInstance(store: Store, name: string, instance: Instance): void
+  /**
+   * Defines `module.name` as a host function: `fn(...args)` (or
+   * `fn(caller, ...args)` with `{ caller: true }`) of type `{ params, results }`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new>
+   */
+  func(module: string, name: string, ty: FuncTypeDesc, func: unknown, options?: FuncOptions | undefined | null): void
+  /**
+   * Defines WASI preview1 (`wasi_snapshot_preview1`), backed by `ctx` in the
+   * store this linker next instantiates into.
+   * <https://docs.rs/wasmtime-wasi/48.0.8/wasmtime_wasi/p1/fn.add_to_linker_sync.html>
+   */
+  defineWasi(ctx: WasiContext): void
+  /**
+   * Instantiates `module` into `store` with this linker's definitions.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate>
+   */
+  instantiate(store: Store, module: Module): Instance
+  /**
+   * Resolves every import of `module` now, for cheap repeated instantiation.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate_pre>
+   */
+  instantiatePre(module: Module): InstancePre
 }
 
 /** A linear memory. */
 export declare class Memory {
   /**
+   * A host-created memory, to import into instances: `new Memory(store, { minimum: 1 })`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.new>
+   */
+  constructor(store: Store, ty: MemoryTypeDesc)
+  /**
    * An ArrayBuffer over the memory's current bytes (no copy).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.data_ptr>
    */
-  buffer(): unknown
+  get buffer(): unknown
   /**
    * The memory's size in bytes.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.data_size>
@@ -93,6 +178,11 @@ export declare class Memory {
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.size>
    */
   size(): number
+  /**
+   * The size of a page in bytes (65536, or 1 with custom page sizes).
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.page_size>
+   */
+  get pageSize(): number
   /**
    * Grows the memory by `delta` pages; returns the previous size in pages.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.grow>
@@ -108,6 +198,8 @@ export declare class Memory {
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.write>
    */
   write(offset: number, bytes: Uint8Array): void
+  /** `{ kind: 'memory', minimum, maximum, shared, memory64 }`. */
+  get type(): TypeDesc
 }
 
 /** A compiled WebAssembly module. */
@@ -178,10 +270,10 @@ export declare class Module {
 /** A collection of instances and their state. */
 export declare class Store {
   /**
-   * `new Store(engine)`.
+   * `new Store(engine, options?)`.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.new>
    */
-  constructor(engine: Engine)
+  constructor(engine: Engine, options?: StoreOptions | undefined | null)
   /**
    * Drops the wasmtime store now instead of at garbage collection. Memory
    * views taken from it are detached; its handles throw from then on.
@@ -189,6 +281,52 @@ export declare class Store {
   dispose(): void
   /** True after `dispose()`. */
   get isDisposed(): boolean
+  /**
+   * Runs a garbage collection of the store's GC heap (externrefs that wasm
+   * dropped are released to JavaScript).
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.gc>
+   */
+  gc(): void
+}
+
+/** A wasm table. */
+export declare class Table {
+  /**
+   * A host-created table, every element `init` (default null).
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Table.html#method.new>
+   */
+  constructor(store: Store, ty: TableTypeDesc, init?: unknown | undefined | null)
+  /**
+   * The element at `index`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Table.html#method.get>
+   */
+  get(index: number): unknown
+  /**
+   * Sets the element at `index`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Table.html#method.set>
+   */
+  set(index: number, value: unknown): void
+  /**
+   * Grows by `delta` elements set to `init` (default null); returns the old size.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Table.html#method.grow>
+   */
+  grow(delta: number, init?: unknown | undefined | null): number
+  /**
+   * The number of elements.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Table.html#method.size>
+   */
+  size(): number
+  /** `{ kind: 'table', element, minimum, maximum }`. */
+  get type(): TypeDesc
+}
+
+/** WASI preview1 state for one store: attach it with `linker.defineWasi(ctx)`. */
+export declare class WasiContext {
+  constructor(options?: WasiOptions | undefined | null)
+  /** What the guest wrote to stdout, when captured (else `null`). */
+  get stdout(): Buffer | null
+  /** What the guest wrote to stderr, when captured (else `null`). */
+  get stderr(): Buffer | null
 }
 
 /**
@@ -222,27 +360,70 @@ export interface EngineOptions {
   nativeUnwindInfo?: boolean
 }
 
-/** `{ name, kind }` of one export. */
+/** `{ name, ...type }` of one export. */
 export interface ExportType {
   name: string
   kind: string
+  params?: Array<string>
+  results?: Array<string>
+  minimum?: number
+  maximum?: number
+  shared?: boolean
+  memory64?: boolean
+  element?: string
+  value?: string
+  mutable?: boolean
 }
 
-/** `{ module, name, kind }` of one import. */
+/** Options of `linker.func(...)`. */
+export interface FuncOptions {
+  /** Pass a `Caller` (the calling instance) as the first argument. */
+  caller?: boolean
+}
+
+/** `{ params, results }` from JavaScript. */
+export interface FuncTypeDesc {
+  params: Array<string>
+  results: Array<string>
+}
+
+/** `{ value: 'i32', mutable?: boolean }` for `new Global`. */
+export interface GlobalTypeDesc {
+  value: string
+  mutable?: boolean
+}
+
+/** `{ module, name, ...type }` of one import. */
 export interface ImportType {
   module: string
   name: string
   kind: string
+  params?: Array<string>
+  results?: Array<string>
+  minimum?: number
+  maximum?: number
+  shared?: boolean
+  memory64?: boolean
+  element?: string
+  value?: string
+  mutable?: boolean
 }
 
-/** Options of `new Instance(store, module, options)`. */
-export interface InstanceOptions {
-  /**
-   * Satisfy every import with a function that traps when called.
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define_unknown_imports_as_traps>
-   */
-  defineUnknownImportsAsTraps?: boolean
+/**
+ * Whether `value` is a wasm function made by this addon (an export or a
+ * funcref), as opposed to a JavaScript function.
+ */
+export declare function isWasmFunction(value: unknown): boolean
+
+/** `{ minimum, maximum?, memory64? }` in 64 KiB pages, for `new Memory`. */
+export interface MemoryTypeDesc {
+  minimum: number
+  maximum?: number
+  memory64?: boolean
 }
+
+/** Does nothing: the floor that the call benchmarks compare against. */
+export declare function noop(a: number, b: number): number
 
 /**
  * Offset of the first page boundary inside `array_buffer`'s memory, so that
@@ -252,6 +433,15 @@ export declare function pageAlignOffset(arrayBuffer: unknown): number
 
 /** The host page size: the alignment `deserializeRaw` needs on native engines. */
 export declare function pageSize(): number
+
+/** A preopened directory: `{ path, readonly }`. */
+export interface PreopenDesc {
+  path: string
+  readonly?: boolean
+}
+
+/** Registers the class that traps are thrown as (the facade's `WasmTrap`). */
+export declare function setTrapClass(ctor: unknown): void
 
 /** Current native counters. */
 export declare function stats(): Stats
@@ -266,11 +456,74 @@ export interface Stats {
   reportedBytes: number
 }
 
+/** Options of `new Store(engine, options)`. */
+export interface StoreOptions {
+  /**
+   * Most bytes any one linear memory may grow to.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.StoreLimitsBuilder.html#method.memory_size>
+   */
+  memorySize?: number
+  /** Most elements any one table may grow to. */
+  tableElements?: number
+  /** Most instances in this store. */
+  instances?: number
+  /** Most tables in this store. */
+  tables?: number
+  /** Most memories in this store. */
+  memories?: number
+}
+
+/** `{ element: 'funcref' | 'externref', minimum, maximum? }` for `new Table`. */
+export interface TableTypeDesc {
+  element: string
+  minimum: number
+  maximum?: number
+}
+
 /**
  * Panics on purpose inside the panic guard, so a test can prove a Rust panic
  * reaches JavaScript as an error (`ERR_WASMTIME_PANIC`), not an abort.
  */
 export declare function testPanic(): void
+
+/** The type of an import or export, flattened: `kind` says which fields apply. */
+export interface TypeDesc {
+  /** `'func'`, `'memory'`, `'table'`, `'global'` or `'tag'`. */
+  kind: string
+  /** Functions: parameter and result types (`'i32'`, `'externref'`, ...). */
+  params?: Array<string>
+  results?: Array<string>
+  /** Memories (in pages) and tables (in elements). */
+  minimum?: number
+  maximum?: number
+  /** Memories. */
+  shared?: boolean
+  memory64?: boolean
+  /** Tables: the element type. */
+  element?: string
+  /** Globals. */
+  value?: string
+  mutable?: boolean
+}
+
+/** Options of `new WasiContext(options)`. */
+export interface WasiOptions {
+  /** argv, including argv[0]. */
+  args?: Array<string>
+  /** Environment variables (none unless given). */
+  env?: Record<string, string>
+  /**
+   * Guest path to host directory: `{ '/': '/srv/root' }` or
+   * `{ '/data': { path: '/srv/data', readonly: true } }`.
+   */
+  preopens?: Record<string, string | PreopenDesc>
+  /** `'inherit'`, `'ignore'` (default: empty), or a Buffer/string to read. */
+  stdin?: string | Buffer
+  /** `'capture'` (default), `'inherit'` or `'ignore'`. */
+  stdout?: string
+  /** `'capture'` (default), `'inherit'` or `'ignore'`. */
+  stderr?: string
+}
 
 /** The wasmtime version this addon was built with (artifacts are tied to it). */
 export declare function wasmtimeVersion(): string

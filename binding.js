@@ -835,15 +835,23 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Caller = nativeBinding.Caller
 module.exports.Engine = nativeBinding.Engine
-module.exports.Func = nativeBinding.Func
+module.exports.Global = nativeBinding.Global
 module.exports.Instance = nativeBinding.Instance
+module.exports.InstancePre = nativeBinding.InstancePre
+module.exports.Linker = nativeBinding.Linker
 module.exports.Memory = nativeBinding.Memory
 module.exports.Module = nativeBinding.Module
 module.exports.Store = nativeBinding.Store
+module.exports.Table = nativeBinding.Table
+module.exports.WasiContext = nativeBinding.WasiContext
 module.exports.addressOf = nativeBinding.addressOf
+module.exports.isWasmFunction = nativeBinding.isWasmFunction
+module.exports.noop = nativeBinding.noop
 module.exports.pageAlignOffset = nativeBinding.pageAlignOffset
 module.exports.pageSize = nativeBinding.pageSize
+module.exports.setTrapClass = nativeBinding.setTrapClass
 module.exports.stats = nativeBinding.stats
 module.exports.testPanic = nativeBinding.testPanic
 module.exports.wasmtimeVersion = nativeBinding.wasmtimeVersion

@@ -85,14 +85,19 @@ test('a disposed store detaches its views and refuses calls', (t) => {
 test('validate, imports and exports', (t) => {
   t.true(Module.validate(Buffer.from('0061736d01000000', 'hex')))
   t.false(Module.validate(Buffer.from('0061736d02000000', 'hex')))
-  const m = new Module('(module (import "env" "f" (func)) (import "env" "m" (memory 1)) (global (export "g") i32 (i32.const 1)) (func (export "h")))')
+  const m = new Module(`(module (import "env" "f" (func (param i32 externref) (result i64)))
+    (import "env" "m" (memory 1 2)) (import "env" "t" (table 1 funcref)) (import "env" "g" (global (mut f32)))
+    (global (export "g") i32 (i32.const 1)) (func (export "h")) (memory (export "m64") i64 1))`)
   t.deepEqual(m.imports, [
-    { module: 'env', name: 'f', kind: 'func' },
-    { module: 'env', name: 'm', kind: 'memory' },
+    { module: 'env', name: 'f', kind: 'func', params: ['i32', 'externref'], results: ['i64'] },
+    { module: 'env', name: 'm', kind: 'memory', minimum: 1, maximum: 2, shared: false, memory64: false },
+    { module: 'env', name: 't', kind: 'table', minimum: 1, element: 'funcref' },
+    { module: 'env', name: 'g', kind: 'global', value: 'f32', mutable: true },
   ])
   t.deepEqual(m.exports, [
-    { name: 'g', kind: 'global' },
-    { name: 'h', kind: 'func' },
+    { name: 'g', kind: 'global', value: 'i32', mutable: false },
+    { name: 'h', kind: 'func', params: [], results: [] },
+    { name: 'm64', kind: 'memory', minimum: 1, shared: false, memory64: true },
   ])
   t.throws(() => new Module('(module (func (result i32)))'), { code: 'ERR_WASMTIME_COMPILE' })
   t.throws(() => new Instance(new Store(), m), { code: 'ERR_WASMTIME_INSTANTIATE', message: /unknown import/ })

@@ -12,9 +12,18 @@ for (const id of SMALL) {
     const m = Module.deserializeRaw(Engine.default.precompileModule(wasm))
     t.true(m.isRaw)
     const v8 = new WebAssembly.Module(wasm)
-    t.deepEqual(m.imports, WebAssembly.Module.imports(v8).map((i) => ({ module: i.module, name: i.name, kind: kind[i.kind] })))
-    t.deepEqual(m.exports, WebAssembly.Module.exports(v8).map((e) => ({ name: e.name, kind: kind[e.kind] })))
-    const inst = new Instance(new Store(), m, { defineUnknownImportsAsTraps: true })
+    t.deepEqual(
+      m.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind })),
+      WebAssembly.Module.imports(v8).map((i) => ({ module: i.module, name: i.name, kind: kind[i.kind] })),
+    )
+    t.deepEqual(
+      m.exports.map((e) => ({ name: e.name, kind: e.kind })),
+      WebAssembly.Module.exports(v8).map((e) => ({ name: e.name, kind: kind[e.kind] })),
+    )
+    for (const i of m.imports.filter((i) => i.kind === 'func')) {
+      t.true(Array.isArray(i.params) && Array.isArray(i.results), `${i.module}.${i.name} has a full type`)
+    }
+    const inst = new Instance(new Store(), m, undefined, { defineUnknownImportsAsTraps: true })
     const funcs = Object.keys(inst.exports).filter((k) => typeof inst.exports[k] === 'function')
     t.is(funcs.length, WebAssembly.Module.exports(v8).filter((e) => e.kind === 'function').length)
   })
@@ -28,7 +37,7 @@ withCorpus(test, 'fac computes 10! as V8 does', ['fac'], (t, wasm) => {
 })
 
 withCorpus(test, 'llhttp: the same calls give the same results as in V8, and an undefined import traps cleanly', ['llhttp'], (t, wasm) => {
-  const ours = new Instance(new Store(), Module.deserializeRaw(Engine.default.precompileModule(wasm)), { defineUnknownImportsAsTraps: true }).exports
+  const ours = new Instance(new Store(), Module.deserializeRaw(Engine.default.precompileModule(wasm)), undefined, { defineUnknownImportsAsTraps: true }).exports
   const calls = []
   const v8 = new WebAssembly.Instance(new WebAssembly.Module(wasm), {
     env: new Proxy({}, { get: (_, name) => (...args) => (calls.push(name), 0) }),

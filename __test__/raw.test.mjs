@@ -185,7 +185,7 @@ test.serial('7. real modules with data segments instantiate from raw buffers', (
   if (present.length === 0) return t.pass('corpus missing: run npm run corpus (the corpus suite says so too)')
   for (const [id, wasm] of present) {
     const m = Module.deserializeRaw(engine.precompileModule(wasm))
-    const { exports: x } = new Instance(new Store(), m, { defineUnknownImportsAsTraps: true })
+    const { exports: x } = new Instance(new Store(), m, undefined, { defineUnknownImportsAsTraps: true })
     const ours = Buffer.from(x.memory.buffer)
     const v8 = Buffer.from(
       new WebAssembly.Instance(

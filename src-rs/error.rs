@@ -29,10 +29,13 @@ pub(crate) const LINK: &str = "ERR_WASMTIME_LINK";
 pub(crate) const TRAP: &str = "ERR_WASMTIME_TRAP";
 /// An error raised on the host side while wasm ran (e.g. an import that traps).
 pub(crate) const HOST: &str = "ERR_WASMTIME_HOST";
+/// A WASI guest called `proc_exit`; the error carries `exitCode`.
+pub(crate) const EXIT: &str = "ERR_WASMTIME_EXIT";
 pub(crate) const STORE_DISPOSED: &str = "ERR_WASMTIME_STORE_DISPOSED";
 pub(crate) const STORE_BUSY: &str = "ERR_WASMTIME_STORE_BUSY";
 pub(crate) const MODULE_DISPOSED: &str = "ERR_WASMTIME_MODULE_DISPOSED";
 pub(crate) const IO: &str = "ERR_WASMTIME_IO";
+pub(crate) const WASI: &str = "ERR_WASMTIME_WASI";
 pub(crate) const PANIC: &str = "ERR_WASMTIME_PANIC";
 pub(crate) const INTERNAL: &str = "ERR_WASMTIME_INTERNAL";
 
@@ -92,24 +95,6 @@ unsafe fn js_string(env: sys::napi_env, s: &str) -> sys::napi_value {
 /// Formats a wasmtime error with its whole cause chain on one line.
 pub(crate) fn chain(e: &wasmtime::Error) -> String {
   format!("{e:#}")
-}
-
-/// Maps a wasmtime error that came out of a call into wasm: a trap gets
-/// `code: 'ERR_WASMTIME_TRAP'` and a `trapCode`; an error raised by the host
-/// while wasm ran (an undefined import, say) is `fallback`. The message leads
-/// with the cause, then the wasm backtrace.
-pub(crate) fn throw_wasm_error(env: &Env, e: &wasmtime::Error, fallback: &str) -> napi::Error {
-  let mut msg = match e.downcast_ref::<wasmtime::Trap>() {
-    Some(trap) => trap.to_string(),
-    None => e.root_cause().to_string(),
-  };
-  if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
-    msg.push_str(&format!("\n{bt}"));
-  }
-  match e.downcast_ref::<wasmtime::Trap>() {
-    Some(trap) => throw_with(env, Kind::Error, TRAP, &msg, &[Prop::Str("trapCode", trap_code(*trap))]),
-    None => throw(env, Kind::Error, fallback, &msg),
-  }
 }
 
 /// Stable, documented names for wasmtime's trap codes.

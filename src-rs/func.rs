@@ -1,185 +1,204 @@
-//! [`wasmtime::Func`]: calling WebAssembly functions from JavaScript.
+//! [`wasmtime::Func`]: wasm functions as JavaScript functions.
 //!
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Func.html>
 //!
-//! Values: i32, f32 and f64 are numbers; i64 is a BigInt (an integral number
-//! is accepted as an argument). Several results come back as an array.
+//! Every wasm function given to JavaScript (an export, a funcref) is a real
+//! JavaScript function made with `napi_create_function`: arguments arrive
+//! positionally, with no array in between. The function object is type-tagged
+//! and wraps its [`FuncData`], so it can be passed back to wasm as a funcref
+//! or defined in a linker.
 
-use crate::error::{self, throw, throw_wasm_error, Kind};
+use crate::error::{self, throw, Kind};
 use crate::store::{StoreData, StoreShared};
+use crate::trap;
+use crate::val::{from_val, to_val, type_name};
 use napi::bindgen_prelude::*;
-use napi::{sys, JsValue};
-use napi_derive::napi;
+use napi::sys;
+use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
-use wasmtime::{Val, ValType};
+use wasmtime::{AsContextMut, RootScope, Val, ValType};
 
-/// An exported WebAssembly function.
-#[napi]
-pub struct Func {
+/// What a JavaScript function made for a wasm function carries.
+pub(crate) struct FuncData {
   store: Rc<StoreShared>,
   func: wasmtime::Func,
   params: Vec<ValType>,
   results: Vec<ValType>,
 }
 
-impl Func {
-  pub(crate) fn new(store: Rc<StoreShared>, ctx: &wasmtime::Store<StoreData>, func: wasmtime::Func) -> Func {
-    let ty = func.ty(ctx);
-    Func { store, func, params: ty.params().collect(), results: ty.results().collect() }
-  }
-}
+/// Marks function objects made here, so `napi_unwrap` is only ever applied to
+/// objects whose wrapped pointer is a `FuncData`.
+static FUNC_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_7469_6d65, upper: 0x6675_6e63_6461_7461 };
 
-fn type_name(t: &ValType) -> &'static str {
-  match t {
-    ValType::I32 => "i32",
-    ValType::I64 => "i64",
-    ValType::F32 => "f32",
-    ValType::F64 => "f64",
-    ValType::V128 => "v128",
-    ValType::Ref(_) => "ref",
-  }
-}
-
-/// Converts one JavaScript argument to a wasm value of type `ty`.
-fn to_val(env: &Env, value: sys::napi_value, ty: &ValType, index: usize) -> Result<Val> {
+/// Makes (or returns) the JavaScript function for `func`.
+pub(crate) fn js_function(
+  env: &Env,
+  store: Rc<StoreShared>,
+  mut cx: impl AsContextMut<Data = StoreData>,
+  func: wasmtime::Func,
+  name: &str,
+) -> Result<sys::napi_value> {
+  let ty = func.ty(&mut cx);
+  let params: Vec<ValType> = ty.params().collect();
+  let results: Vec<ValType> = ty.results().collect();
   let raw = env.raw();
-  let mut t = 0;
-  // SAFETY: `value` is an argument of the current call on this thread.
-  unsafe { sys::napi_typeof(raw, value, &mut t) };
-  let wrong = |expected: &str| {
-    throw(
+  let names = |tys: &[ValType]| -> Result<sys::napi_value> {
+    let mut arr = ptr::null_mut();
+    // SAFETY: values created on the current call's env.
+    unsafe {
+      sys::napi_create_array_with_length(raw, tys.len(), &mut arr);
+      for (i, t) in tys.iter().enumerate() {
+        let s = type_name(t);
+        let mut v = ptr::null_mut();
+        sys::napi_create_string_utf8(raw, s.as_ptr().cast(), s.len() as isize, &mut v);
+        sys::napi_set_element(raw, arr, i as u32, v);
+      }
+    }
+    Ok(arr)
+  };
+  let (js_params, js_results) = (names(&params)?, names(&results)?);
+  let data = Box::into_raw(Box::new(FuncData { store, func, params, results }));
+  let mut f = ptr::null_mut();
+  // SAFETY: `data` is a live box; it is freed by `finalize_func_data` when the
+  // function object is collected (napi_wrap below), never before: the
+  // callback only runs while the function object is alive.
+  unsafe {
+    let status = sys::napi_create_function(raw, name.as_ptr().cast(), name.len() as isize, Some(call_trampoline), data.cast(), &mut f);
+    if status != sys::Status::napi_ok {
+      drop(Box::from_raw(data));
+      return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
+    }
+    sys::napi_wrap(raw, f, data.cast(), Some(finalize_func_data), ptr::null_mut(), ptr::null_mut());
+    sys::napi_type_tag_object(raw, f, &FUNC_TAG);
+    sys::napi_set_named_property(raw, f, c"params".as_ptr(), js_params);
+    sys::napi_set_named_property(raw, f, c"results".as_ptr(), js_results);
+  }
+  Ok(f)
+}
+
+unsafe extern "C" fn finalize_func_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+  // SAFETY: `data` is the box made in `js_function`, finalized once.
+  drop(unsafe { Box::from_raw(data as *mut FuncData) });
+}
+
+/// The wasm function behind a JavaScript function made by `js_function`, and
+/// the store it belongs to.
+pub(crate) fn wasm_func_of(env: &Env, value: sys::napi_value) -> Option<(wasmtime::Func, *const StoreShared)> {
+  let raw = env.raw();
+  let mut tagged = false;
+  // SAFETY: `value` belongs to the current call; only objects carrying our tag
+  // are unwrapped, and those wrap a live `FuncData`.
+  unsafe {
+    let mut t = 0;
+    sys::napi_typeof(raw, value, &mut t);
+    if t != sys::ValueType::napi_function {
+      return None;
+    }
+    if sys::napi_check_object_type_tag(raw, value, &FUNC_TAG, &mut tagged) != sys::Status::napi_ok || !tagged {
+      return None;
+    }
+    let mut data = ptr::null_mut();
+    sys::napi_unwrap(raw, value, &mut data);
+    let fd = (data as *const FuncData).as_ref()?;
+    Some((fd.func, Rc::as_ptr(&fd.store)))
+  }
+}
+
+const INLINE_ARGS: usize = 8;
+
+unsafe extern "C" fn call_trampoline(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    // SAFETY: napi calls this with the live env and callback info of a call to
+    // a function made by `js_function`, whose data is a live `FuncData`.
+    unsafe { call(env, info) }
+  }));
+  match result {
+    Ok(Ok(v)) => v,
+    Ok(Err(_)) => ptr::null_mut(), // the exception is pending
+    Err(_) => {
+      let e = Env::from_raw(env);
+      throw(&e, Kind::Error, error::PANIC, "a call into wasm panicked inside the native addon; please report this");
+      ptr::null_mut()
+    }
+  }
+}
+
+unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys::napi_value> {
+  let e = Env::from_raw(env);
+  let mut argc = INLINE_ARGS;
+  let mut inline = [ptr::null_mut(); INLINE_ARGS];
+  let mut data = ptr::null_mut();
+  // SAFETY: (all below) the env and info of the current callback.
+  unsafe { sys::napi_get_cb_info(env, info, &mut argc, inline.as_mut_ptr(), ptr::null_mut(), &mut data) };
+  let fd = unsafe { &*(data as *const FuncData) };
+  let mut heap = Vec::new();
+  let args: &[sys::napi_value] = if argc <= INLINE_ARGS {
+    &inline[..argc]
+  } else {
+    heap.resize(argc, ptr::null_mut());
+    let mut n = argc;
+    unsafe { sys::napi_get_cb_info(env, info, &mut n, heap.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) };
+    &heap[..]
+  };
+  call_func(&e, &fd.store, fd.func, &fd.params, &fd.results, args)
+}
+
+/// Calls `func` with JavaScript arguments and converts its results: nothing is
+/// `undefined`, one result is the value, several are an array.
+pub(crate) fn call_func(
+  env: &Env,
+  store: &Rc<StoreShared>,
+  func: wasmtime::Func,
+  param_types: &[ValType],
+  result_types: &[ValType],
+  args: &[sys::napi_value],
+) -> Result<sys::napi_value> {
+  if args.len() != param_types.len() {
+    return Err(throw(
       env,
       Kind::Type,
       error::INVALID_ARGUMENT,
-      &format!("argument {index} must be {expected} for a wasm {} parameter", type_name(ty)),
-    )
-  };
-  let number = || -> Result<f64> {
-    if t != sys::ValueType::napi_number {
-      return Err(wrong("a number"));
+      &format!("this wasm function takes {} argument(s), {} given", param_types.len(), args.len()),
+    ));
+  }
+  store.with(env, |mut cx| {
+    // Roots made for externref arguments and results end with this scope.
+    let mut scope = RootScope::new(&mut cx);
+    let mut params = Vec::with_capacity(args.len());
+    for (i, (a, ty)) in args.iter().zip(param_types).enumerate() {
+      params.push(to_val(env, &mut scope, *a, ty, &|| format!("argument {i}"))?);
     }
-    let mut d = 0.0;
-    // SAFETY: `value` is a number (checked).
-    unsafe { sys::napi_get_value_double(raw, value, &mut d) };
-    Ok(d)
-  };
-  Ok(match ty {
-    ValType::I32 => {
-      let mut v = 0i32;
-      number()?;
-      // SAFETY: `value` is a number; napi applies ToInt32 (wrapping), as JS does.
-      unsafe { sys::napi_get_value_int32(raw, value, &mut v) };
-      Val::I32(v)
+    let mut results = vec![Val::I32(0); result_types.len()];
+    if let Err(err) = func.call(&mut scope, &params, &mut results) {
+      return Err(trap::throw_call_error(env, &mut scope, &err));
     }
-    ValType::I64 => {
-      if t == sys::ValueType::napi_bigint {
-        let mut v = 0i64;
-        let mut lossless = false;
-        // SAFETY: `value` is a BigInt; a value outside i64 wraps (two's
-        // complement), so unsigned 64-bit values keep their bits.
-        unsafe { sys::napi_get_value_bigint_int64(raw, value, &mut v, &mut lossless) };
-        Val::I64(v)
-      } else {
-        let d = number().map_err(|_| wrong("a BigInt"))?;
-        if d.fract() != 0.0 || !d.is_finite() || d.abs() > 9_007_199_254_740_991.0 {
-          return Err(wrong("a BigInt or a safe integer"));
-        }
-        Val::I64(d as i64)
-      }
-    }
-    ValType::F32 => Val::F32((number()? as f32).to_bits()),
-    ValType::F64 => Val::F64(number()?.to_bits()),
-    _ => {
-      return Err(throw(
-        env,
-        Kind::Type,
-        error::INVALID_ARGUMENT,
-        &format!("wasm {} parameters cannot be passed from JavaScript yet", type_name(ty)),
-      ))
-    }
+    results_to_js(env, store, &mut scope, &results)
   })
 }
 
-/// Converts a wasm result to JavaScript.
-fn from_val(env: &Env, v: &Val) -> Result<sys::napi_value> {
+fn results_to_js(
+  env: &Env,
+  store: &Rc<StoreShared>,
+  mut cx: impl AsContextMut<Data = StoreData>,
+  results: &[Val],
+) -> Result<sys::napi_value> {
   let raw = env.raw();
   let mut out = ptr::null_mut();
-  // SAFETY: creating primitives on the current call's env.
-  let status = unsafe {
-    match v {
-      Val::I32(i) => sys::napi_create_int32(raw, *i, &mut out),
-      Val::I64(i) => sys::napi_create_bigint_int64(raw, *i, &mut out),
-      Val::F32(bits) => sys::napi_create_double(raw, f64::from(f32::from_bits(*bits)), &mut out),
-      Val::F64(bits) => sys::napi_create_double(raw, f64::from_bits(*bits), &mut out),
-      _ => {
-        return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, "this wasm result type cannot be returned to JavaScript yet"))
+  match results.len() {
+    // SAFETY: the current call's env.
+    0 => unsafe { sys::napi_get_undefined(raw, &mut out) },
+    1 => return from_val(env, store, &mut cx, &results[0]),
+    n => {
+      // SAFETY: the current call's env; indices in range.
+      unsafe { sys::napi_create_array_with_length(raw, n, &mut out) };
+      for (i, r) in results.iter().enumerate() {
+        let v = from_val(env, store, &mut cx, r)?;
+        // SAFETY: as above.
+        unsafe { sys::napi_set_element(raw, out, i as u32, v) };
       }
+      sys::Status::napi_ok
     }
   };
-  if status != sys::Status::napi_ok {
-    return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a JavaScript value for a wasm result"));
-  }
   Ok(out)
-}
-
-#[napi]
-impl Func {
-  /// Calls the function with `args` (an array), returning `undefined`, one
-  /// value, or an array of values.
-  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Func.html#method.call>
-  #[napi(catch_unwind)]
-  pub fn call<'env>(&self, env: &'env Env, args: Vec<Unknown<'env>>) -> Result<Unknown<'env>> {
-    if args.len() != self.params.len() {
-      return Err(throw(
-        env,
-        Kind::Type,
-        error::INVALID_ARGUMENT,
-        &format!("this wasm function takes {} argument(s), {} given", self.params.len(), args.len()),
-      ));
-    }
-    let mut params = Vec::with_capacity(args.len());
-    for (i, (a, ty)) in args.iter().zip(&self.params).enumerate() {
-      params.push(to_val(env, a.raw(), ty, i)?);
-    }
-    let mut results = vec![Val::I32(0); self.results.len()];
-    let func = self.func;
-    self.store.with(env, |inner| {
-      func.call(&mut inner.store, &params, &mut results).map_err(|e| throw_wasm_error(env, &e, error::HOST))
-    })?;
-    let value = match results.len() {
-      0 => {
-        let mut u = ptr::null_mut();
-        // SAFETY: current call's env.
-        unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
-        u
-      }
-      1 => from_val(env, &results[0])?,
-      n => {
-        let mut arr = ptr::null_mut();
-        // SAFETY: current call's env; indices are in range.
-        unsafe {
-          sys::napi_create_array_with_length(env.raw(), n, &mut arr);
-          for (i, r) in results.iter().enumerate() {
-            sys::napi_set_element(env.raw(), arr, i as u32, from_val(env, r)?);
-          }
-        }
-        arr
-      }
-    };
-    // SAFETY: `value` was created on `env` in this call.
-    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
-  }
-
-  /// Parameter types, e.g. `['i32', 'i64']`.
-  #[napi(getter)]
-  pub fn params(&self) -> Vec<&'static str> {
-    self.params.iter().map(type_name).collect()
-  }
-
-  /// Result types.
-  #[napi(getter)]
-  pub fn results(&self) -> Vec<&'static str> {
-    self.results.iter().map(type_name).collect()
-  }
 }

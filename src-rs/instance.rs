@@ -2,109 +2,99 @@
 //!
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html>
 
-use crate::error::{self, throw, throw_wasm_error, Kind};
-use crate::func::Func;
-use crate::memory::Memory;
-use crate::module::{ExportType, Module};
+use crate::error::{self, throw, Kind};
+use crate::externs::extern_to_js;
+use crate::linker::instantiate_error;
+use crate::module::Module;
 use crate::store::{Store, StoreShared};
 use napi::bindgen_prelude::*;
+use napi::sys;
 use napi_derive::napi;
+use std::ptr;
 use std::rc::Rc;
-
-/// Options of `new Instance(store, module, options)`.
-#[napi(object)]
-#[derive(Default)]
-pub struct InstanceOptions {
-  /// Satisfy every import with a function that traps when called.
-  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define_unknown_imports_as_traps>
-  pub define_unknown_imports_as_traps: Option<bool>,
-}
 
 /// An instance of a module in a store.
 #[napi]
 pub struct Instance {
-  store: Rc<StoreShared>,
-  instance: wasmtime::Instance,
+  pub(crate) store: Rc<StoreShared>,
+  pub(crate) instance: wasmtime::Instance,
+}
+
+impl Instance {
+  pub(crate) fn new(store: Rc<StoreShared>, instance: wasmtime::Instance) -> Instance {
+    Instance { store, instance }
+  }
 }
 
 #[napi]
 impl Instance {
-  /// Instantiates `module` into `store`.
+  /// Instantiates a module that has no imports, or (with `trapUnknownImports`)
+  /// whose imports all become functions that trap when called.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.new>
-  #[napi(constructor, catch_unwind)]
-  pub fn new(env: Env, store: &Store, module: &Module, options: Option<InstanceOptions>) -> Result<Self> {
-    let options = options.unwrap_or_default();
+  #[napi(factory, catch_unwind)]
+  pub fn create(env: Env, store: &Store, module: &Module, trap_unknown_imports: Option<bool>) -> Result<Self> {
     let m = module.module(&env)?;
-    let instance = store.shared.with(&env, |inner| {
-      if !wasmtime::Engine::same(inner.store.engine(), m.engine()) {
-        return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
-      }
-      // Pin raw code before wasmtime registers the module in the store, so a
-      // failed instantiation cannot leave the store with unpinned code.
-      if let Some(raw) = module.raw() {
-        inner.hold(raw);
-      }
-      let mut linker = wasmtime::Linker::new(inner.store.engine());
-      if options.define_unknown_imports_as_traps.unwrap_or(false) {
+    if !wasmtime::Engine::same(&store.shared.engine, m.engine()) {
+      return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
+    }
+    // Pin raw code before wasmtime registers the module in the store, so a
+    // failed instantiation cannot leave the store with unpinned code.
+    if let Some(raw) = module.raw() {
+      store.shared.hold(raw);
+    }
+    let instance = store.shared.with(&env, |mut cx| {
+      let mut linker = wasmtime::Linker::new(cx.engine());
+      if trap_unknown_imports.unwrap_or(false) {
         linker
           .define_unknown_imports_as_traps(m)
           .map_err(|e| throw(&env, Kind::Error, error::LINK, &error::chain(&e)))?;
       }
-      linker.instantiate(&mut inner.store, m).map_err(|e| {
-        if e.downcast_ref::<wasmtime::Trap>().is_some() {
-          throw_wasm_error(&env, &e, error::INSTANTIATE)
-        } else {
-          throw(&env, Kind::Error, error::INSTANTIATE, &format!("instantiation failed: {}", error::chain(&e)))
-        }
-      })
+      linker.instantiate(&mut cx, m).map_err(|e| instantiate_error(&env, &mut cx, &e))
     })?;
-    Ok(Instance { store: store.shared.clone(), instance })
+    Ok(Instance::new(store.shared.clone(), instance))
   }
 
-  /// Names and kinds of the instance's exports.
+  /// Every export as an object of values: functions, Memory, Table and Global
+  /// objects, like `WebAssembly.Instance#exports`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.exports>
   #[napi(catch_unwind)]
-  pub fn export_types(&self, env: Env) -> Result<Vec<ExportType>> {
-    let instance = self.instance;
-    self.store.with(&env, |inner| {
-      Ok(
-        instance
-          .exports(&mut inner.store)
-          .map(|e| {
-            let name = e.name().to_string();
-            let kind = match e.into_extern() {
-              wasmtime::Extern::Func(_) => "func",
-              wasmtime::Extern::Global(_) => "global",
-              wasmtime::Extern::Table(_) => "table",
-              wasmtime::Extern::Memory(_) | wasmtime::Extern::SharedMemory(_) => "memory",
-              wasmtime::Extern::Tag(_) => "tag",
-            };
-            ExportType { name, kind: kind.to_string() }
-          })
-          .collect(),
-      )
-    })
-  }
-
-  /// The exported function `name`, or `null`.
-  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_func>
-  #[napi(catch_unwind)]
-  pub fn get_func(&self, env: Env, name: String) -> Result<Option<Func>> {
+  pub fn exports<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
     let instance = self.instance;
     let store = self.store.clone();
-    self.store.with(&env, |inner| {
-      Ok(instance.get_func(&mut inner.store, &name).map(|f| Func::new(store, &inner.store, f)))
-    })
+    let raw = env.raw();
+    let obj = self.store.with(env, |mut cx| {
+      let items: Vec<(String, wasmtime::Extern)> =
+        instance.exports(&mut cx).map(|e| (e.name().to_string(), e.into_extern())).collect();
+      let mut obj = ptr::null_mut();
+      // SAFETY: values made and set on the current call's env.
+      unsafe { sys::napi_create_object(raw, &mut obj) };
+      for (name, ext) in items {
+        let v = extern_to_js(env, &store, &mut cx, ext, &name)?;
+        let key = std::ffi::CString::new(name).unwrap_or_default();
+        // SAFETY: as above.
+        unsafe { sys::napi_set_named_property(raw, obj, key.as_ptr(), v) };
+      }
+      Ok(obj)
+    })?;
+    Ok(Object::from_raw(raw, obj))
   }
 
-  /// The exported memory `name`, or `null`.
-  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_memory>
+  /// The export `name` (a function, Memory, Table or Global), or `undefined`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_export>
   #[napi(catch_unwind)]
-  pub fn get_memory(&self, env: Env, name: String) -> Result<Option<Memory>> {
+  pub fn get_export<'env>(&self, env: &'env Env, name: String) -> Result<Unknown<'env>> {
     let instance = self.instance;
     let store = self.store.clone();
-    self
-      .store
-      .with(&env, |inner| Ok(instance.get_memory(&mut inner.store, &name).map(|m| Memory::new(store, m))))
+    let v = self.store.with(env, |mut cx| match instance.get_export(&mut cx, &name) {
+      Some(ext) => extern_to_js(env, &store, &mut cx, ext, &name),
+      None => {
+        let mut u = ptr::null_mut();
+        // SAFETY: the current call's env.
+        unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
+        Ok(u)
+      }
+    })?;
+    // SAFETY: made on `env` in this call.
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), v) })
   }
 }

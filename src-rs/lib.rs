@@ -9,11 +9,19 @@
 mod code_memory;
 mod engine;
 mod error;
+mod externs;
 mod func;
+mod global;
+mod host;
 mod instance;
+mod linker;
 mod memory;
 mod module;
 mod store;
+mod table;
+mod trap;
+mod val;
+mod wasi;
 
 use napi::bindgen_prelude::*;
 use napi::{sys, JsValue};
@@ -88,4 +96,17 @@ pub fn address_of(env: Env, view: Unknown) -> Result<f64> {
 #[napi(js_name = "testPanic")]
 pub fn test_panic(env: Env) -> Result<()> {
   error::guard(&env, "testPanic", || panic!("deliberate panic for the test suite"))
+}
+
+/// Does nothing: the floor that the call benchmarks compare against.
+#[napi]
+pub fn noop(_a: i32, _b: i32) -> i32 {
+  0
+}
+
+/// Whether `value` is a wasm function made by this addon (an export or a
+/// funcref), as opposed to a JavaScript function.
+#[napi]
+pub fn is_wasm_function(env: Env, value: Unknown) -> bool {
+  func::wasm_func_of(&env, value.raw()).is_some()
 }

@@ -2,48 +2,100 @@
 //!
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html>
 //!
-//! `buffer` is an ArrayBuffer over the linear memory itself. Engines are
-//! configured so memories never move (`memory_may_move(false)`), so a view
-//! stays valid after growth (only its length is stale); views are detached
-//! before the store frees the memory.
+//! `memory.buffer` is an ArrayBuffer over the linear memory itself, shaped like
+//! `WebAssembly.Memory#buffer`: the same object until the memory grows, then a
+//! new one. Engines are configured so memories never move
+//! (`memory_may_move(false)`), so an old view stays valid (it is only short);
+//! every view is detached before the store frees the memory.
 
 use crate::error::{self, throw, Kind};
-use crate::store::StoreShared;
+use crate::externs::{memory_desc, TypeDesc};
+use crate::store::{Store, StoreShared};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
+use std::cell::RefCell;
 use std::ptr;
 use std::rc::Rc;
+
+/// `{ minimum, maximum?, memory64? }` in 64 KiB pages, for `new Memory`.
+#[napi(object)]
+pub struct MemoryTypeDesc {
+  pub minimum: f64,
+  pub maximum: Option<f64>,
+  pub memory64: Option<bool>,
+}
 
 /// A linear memory.
 #[napi]
 pub struct Memory {
-  store: Rc<StoreShared>,
-  memory: wasmtime::Memory,
+  pub(crate) store: Rc<StoreShared>,
+  pub(crate) memory: wasmtime::Memory,
+  /// The last `buffer` handed out (weak) and its length.
+  cached: RefCell<Option<(sys::napi_ref, usize)>>,
 }
 
 impl Memory {
   pub(crate) fn new(store: Rc<StoreShared>, memory: wasmtime::Memory) -> Memory {
-    Memory { store, memory }
+    Memory { store, memory, cached: RefCell::new(None) }
+  }
+}
+
+impl Drop for Memory {
+  fn drop(&mut self) {
+    if let Some((r, _)) = self.cached.borrow_mut().take() {
+      // SAFETY: our weak reference on the store's env; memories are dropped on
+      // that env's thread (finalizers).
+      unsafe { sys::napi_delete_reference(self.store.env, r) };
+    }
   }
 }
 
 #[napi]
 impl Memory {
+  /// A host-created memory, to import into instances: `new Memory(store, { minimum: 1 })`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.new>
+  #[napi(constructor, catch_unwind)]
+  pub fn new_js(env: Env, store: &Store, ty: MemoryTypeDesc) -> Result<Self> {
+    let mt = if ty.memory64.unwrap_or(false) {
+      wasmtime::MemoryType::new64(ty.minimum as u64, ty.maximum.map(|m| m as u64))
+    } else {
+      wasmtime::MemoryType::new(ty.minimum as u32, ty.maximum.map(|m| m as u32))
+    };
+    let memory = store.shared.with(&env, |mut cx| {
+      wasmtime::Memory::new(&mut cx, mt)
+        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("cannot create the memory: {}", error::chain(&e))))
+    })?;
+    Ok(Memory::new(store.shared.clone(), memory))
+  }
+
   /// An ArrayBuffer over the memory's current bytes (no copy).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.data_ptr>
-  #[napi(catch_unwind)]
+  #[napi(getter, catch_unwind)]
   pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
     let memory = self.memory;
-    let (data, len) = self.store.with(env, |inner| Ok((memory.data_ptr(&inner.store), memory.data_size(&inner.store))))?;
+    let (data, len) = self.store.with(env, |cx| Ok((memory.data_ptr(&cx), memory.data_size(&cx))))?;
+    let raw = env.raw();
+    if let Some((r, cached_len)) = *self.cached.borrow() {
+      let mut v = ptr::null_mut();
+      // SAFETY: our weak reference on this env.
+      unsafe { sys::napi_get_reference_value(raw, r, &mut v) };
+      let mut detached = true;
+      if !v.is_null() {
+        // SAFETY: `v` is the ArrayBuffer we made.
+        unsafe { sys::napi_is_detached_arraybuffer(raw, v, &mut detached) };
+      }
+      if !v.is_null() && !detached && cached_len == len {
+        // SAFETY: a value on `env`.
+        return Ok(unsafe { Unknown::from_raw_unchecked(raw, v) });
+      }
+    }
     let mut ab = ptr::null_mut();
     // SAFETY: `data` points at `len` bytes of linear memory, which stays at this
     // address (memories never move) until the store is dropped; before that,
     // `StoreShared::release` detaches this ArrayBuffer (tracked below), so
     // JavaScript never reaches freed memory. No finalizer: the store owns it.
-    let status = unsafe {
-      sys::napi_create_external_arraybuffer(env.raw(), data.cast(), len, None, ptr::null_mut(), &mut ab)
-    };
+    let status = unsafe { sys::napi_create_external_arraybuffer(raw, data.cast(), len, None, ptr::null_mut(), &mut ab) };
     if status != sys::Status::napi_ok {
       return Err(throw(
         env,
@@ -53,8 +105,15 @@ impl Memory {
       ));
     }
     self.store.track_view(env, ab);
+    let mut r = ptr::null_mut();
+    // SAFETY: a weak reference to the value just made.
+    unsafe { sys::napi_create_reference(raw, ab, 0, &mut r) };
+    if let Some((old, _)) = self.cached.borrow_mut().replace((r, len)) {
+      // SAFETY: our previous weak reference.
+      unsafe { sys::napi_delete_reference(raw, old) };
+    }
     // SAFETY: `ab` was created on `env` in this call.
-    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), ab) })
+    Ok(unsafe { Unknown::from_raw_unchecked(raw, ab) })
   }
 
   /// The memory's size in bytes.
@@ -62,7 +121,7 @@ impl Memory {
   #[napi(catch_unwind)]
   pub fn data_size(&self, env: Env) -> Result<f64> {
     let memory = self.memory;
-    self.store.with(&env, |inner| Ok(memory.data_size(&inner.store) as f64))
+    self.store.with(&env, |cx| Ok(memory.data_size(&cx) as f64))
   }
 
   /// The memory's size in pages.
@@ -70,7 +129,15 @@ impl Memory {
   #[napi(catch_unwind)]
   pub fn size(&self, env: Env) -> Result<f64> {
     let memory = self.memory;
-    self.store.with(&env, |inner| Ok(memory.size(&inner.store) as f64))
+    self.store.with(&env, |cx| Ok(memory.size(&cx) as f64))
+  }
+
+  /// The size of a page in bytes (65536, or 1 with custom page sizes).
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.page_size>
+  #[napi(getter, catch_unwind)]
+  pub fn page_size(&self, env: Env) -> Result<f64> {
+    let memory = self.memory;
+    self.store.with(&env, |cx| Ok(memory.page_size(&cx) as f64))
   }
 
   /// Grows the memory by `delta` pages; returns the previous size in pages.
@@ -81,9 +148,9 @@ impl Memory {
     if !(delta >= 0.0) || delta.fract() != 0.0 {
       return Err(throw(&env, Kind::Range, error::INVALID_ARGUMENT, "grow() takes a non-negative whole number of pages"));
     }
-    self.store.with(&env, |inner| {
+    self.store.with(&env, |mut cx| {
       memory
-        .grow(&mut inner.store, delta as u64)
+        .grow(&mut cx, delta as u64)
         .map(|p| p as f64)
         .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.grow({delta}) failed: {}", error::chain(&e))))
     })
@@ -94,10 +161,10 @@ impl Memory {
   #[napi(catch_unwind)]
   pub fn read(&self, env: Env, offset: f64, length: f64) -> Result<Buffer> {
     let memory = self.memory;
-    self.store.with(&env, |inner| {
+    self.store.with(&env, |cx| {
       let mut out = vec![0u8; length.max(0.0) as usize];
       memory
-        .read(&inner.store, offset.max(0.0) as usize, &mut out)
+        .read(&cx, offset.max(0.0) as usize, &mut out)
         .map_err(|_| throw(&env, Kind::Range, error::INVALID_ARGUMENT, "read outside the memory"))?;
       Ok(out.into())
     })
@@ -108,10 +175,17 @@ impl Memory {
   #[napi(catch_unwind)]
   pub fn write(&self, env: Env, offset: f64, bytes: &[u8]) -> Result<()> {
     let memory = self.memory;
-    self.store.with(&env, |inner| {
+    self.store.with(&env, |mut cx| {
       memory
-        .write(&mut inner.store, offset.max(0.0) as usize, bytes)
+        .write(&mut cx, offset.max(0.0) as usize, bytes)
         .map_err(|_| throw(&env, Kind::Range, error::INVALID_ARGUMENT, "write outside the memory"))
     })
+  }
+
+  /// `{ kind: 'memory', minimum, maximum, shared, memory64 }`.
+  #[napi(getter, js_name = "type", catch_unwind)]
+  pub fn ty(&self, env: Env) -> Result<TypeDesc> {
+    let memory = self.memory;
+    self.store.with(&env, |cx| Ok(memory_desc(&memory.ty(&cx))))
   }
 }

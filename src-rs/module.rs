@@ -18,6 +18,7 @@
 
 use crate::engine::Engine;
 use crate::error::{self, guard, throw, Kind};
+use crate::externs::{describe, ExportType, ImportType};
 use napi::bindgen_prelude::*;
 use napi::{sys, JsValue};
 use napi_derive::napi;
@@ -128,31 +129,6 @@ impl Module {
     let reported = (range.end as usize - range.start as usize) as i64;
     report(env, reported)?;
     Ok(Module::wrap(Code::Owned(module), reported))
-  }
-}
-
-/// `{ module, name, kind }` of one import.
-#[napi(object)]
-pub struct ImportType {
-  pub module: String,
-  pub name: String,
-  pub kind: String,
-}
-
-/// `{ name, kind }` of one export.
-#[napi(object)]
-pub struct ExportType {
-  pub name: String,
-  pub kind: String,
-}
-
-pub(crate) fn extern_kind(t: &wasmtime::ExternType) -> &'static str {
-  match t {
-    wasmtime::ExternType::Func(_) => "func",
-    wasmtime::ExternType::Global(_) => "global",
-    wasmtime::ExternType::Table(_) => "table",
-    wasmtime::ExternType::Memory(_) => "memory",
-    wasmtime::ExternType::Tag(_) => "tag",
   }
 }
 
@@ -368,7 +344,7 @@ impl Module {
       self
         .module(&env)?
         .imports()
-        .map(|i| ImportType { module: i.module().into(), name: i.name().into(), kind: extern_kind(&i.ty()).into() })
+        .map(|i| ImportType::new(i.module(), i.name(), describe(&i.ty())))
         .collect(),
     )
   }
@@ -377,7 +353,7 @@ impl Module {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.exports>
   #[napi(getter)]
   pub fn exports(&self, env: Env) -> Result<Vec<ExportType>> {
-    Ok(self.module(&env)?.exports().map(|e| ExportType { name: e.name().into(), kind: extern_kind(&e.ty()).into() }).collect())
+    Ok(self.module(&env)?.exports().map(|e| ExportType::new(e.name(), describe(&e.ty()))).collect())
   }
 
   /// The module's name from its name section, if any.

@@ -3,9 +3,16 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html>
 //!
 //! The wasmtime store lives in a [`StoreShared`] behind an `Rc`, shared by the
-//! `Store` wrapper and by every instance, function and memory taken from it, so
-//! it lives while any of them does. `store.dispose()` drops it early; handles
-//! taken from it then throw `ERR_WASMTIME_STORE_DISPOSED`.
+//! `Store` wrapper and by every instance, function, memory, table and global
+//! taken from it, so it lives while any of them does. `store.dispose()` drops
+//! it early; handles taken from it then throw `ERR_WASMTIME_STORE_DISPOSED`.
+//!
+//! # Re-entrancy
+//! While wasm runs, the store is borrowed by the call. A host function that
+//! calls back into wasm of the same store reaches it through the `Caller` of
+//! the running host call: [`StoreShared::with`] falls back to the innermost
+//! such caller, which [`StoreShared::enter_host`] registers for exactly the
+//! duration of the JavaScript call.
 
 use crate::engine::Engine;
 use crate::error::{self, throw, Kind};
@@ -16,50 +23,118 @@ use napi_derive::napi;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use wasmtime::{AsContextMut, Caller, StoreContextMut};
 
-/// Per-store host state (WASI contexts and limits will live here).
-#[derive(Default)]
-pub(crate) struct StoreData {}
-
-pub(crate) struct StoreInner {
-  // Field order is drop order: the wasmtime store (with its clones of every
-  // module instantiated into it) goes before the pins on raw-loaded code.
-  pub(crate) store: wasmtime::Store<StoreData>,
-  raw: Vec<Arc<RawCode>>,
+/// Per-store host state.
+pub(crate) struct StoreData {
+  /// The `StoreShared` that owns this store (set right after creation).
+  pub(crate) shared: *const StoreShared,
+  /// A JavaScript exception thrown by a host function, carried through the
+  /// wasm frames to the JavaScript caller (a strong napi reference).
+  pub(crate) pending_exception: Option<sys::napi_ref>,
+  /// WASI preview1 state, when a `WasiContext` was attached.
+  pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
+  /// Resource limits (memory and table growth, instance counts).
+  pub(crate) limits: wasmtime::StoreLimits,
 }
 
-impl StoreInner {
-  /// Keeps `code` pinned for as long as this store lives.
-  pub(crate) fn hold(&mut self, code: &Arc<RawCode>) {
-    if !self.raw.iter().any(|c| Arc::ptr_eq(c, code)) {
-      self.raw.push(code.clone());
-    }
-  }
-}
+// SAFETY: a store is used only on the JavaScript thread that created it: the
+// `Store` object cannot move to another thread (napi objects are bound to their
+// environment), and wasmtime only calls host functions on the thread that
+// called into wasm. `Send` is required by wasmtime-wasi's linker signature.
+unsafe impl Send for StoreData {}
 
 pub(crate) struct StoreShared {
-  pub(crate) inner: RefCell<Option<StoreInner>>,
+  // Field order is drop order: the wasmtime store (with its clones of every
+  // module instantiated into it) goes before the pins on raw-loaded code.
+  inner: RefCell<Option<wasmtime::Store<StoreData>>>,
+  raw: RefCell<Vec<Arc<RawCode>>>,
+  /// Callers of host functions now running JavaScript, innermost last.
+  callers: RefCell<Vec<*mut Caller<'static, StoreData>>>,
   /// Weak references to ArrayBuffers that view this store's linear memories.
   /// They are detached before the memories go away.
   views: RefCell<Vec<sys::napi_ref>>,
-  env: sys::napi_env,
+  pub(crate) env: sys::napi_env,
+  pub(crate) engine: wasmtime::Engine,
 }
 
 impl StoreShared {
+  pub(crate) fn new(env: &Env, engine: &wasmtime::Engine) -> Rc<StoreShared> {
+    let data = StoreData {
+      shared: std::ptr::null(),
+      pending_exception: None,
+      wasi: None,
+      limits: wasmtime::StoreLimits::default(),
+    };
+    let mut store = wasmtime::Store::new(engine, data);
+    store.limiter(|d| &mut d.limits);
+    let shared = Rc::new(StoreShared {
+      inner: RefCell::new(Some(store)),
+      raw: RefCell::new(Vec::new()),
+      callers: RefCell::new(Vec::new()),
+      views: RefCell::new(Vec::new()),
+      env: env.raw(),
+      engine: engine.clone(),
+    });
+    let ptr = Rc::as_ptr(&shared);
+    if let Some(store) = shared.inner.borrow_mut().as_mut() {
+      store.data_mut().shared = ptr;
+    }
+    shared
+  }
+
   /// Runs `f` with the live store, or throws a clear error if the store was
-  /// disposed or is in the middle of another call.
-  pub(crate) fn with<T>(&self, env: &Env, f: impl FnOnce(&mut StoreInner) -> Result<T>) -> Result<T> {
-    let mut slot = self.inner.try_borrow_mut().map_err(|_| {
-      throw(env, Kind::Error, error::STORE_BUSY, "this Store is already running a call (re-entrant calls come with host functions)")
-    })?;
-    match slot.as_mut() {
-      Some(inner) => f(inner),
-      None => Err(throw(
-        env,
-        Kind::Error,
-        error::STORE_DISPOSED,
-        "this Store was disposed; its instances, functions and memories can no longer be used. Create a new Store and instantiate again.",
-      )),
+  /// disposed or is borrowed by a call that is not a host function.
+  pub(crate) fn with<T>(&self, env: &Env, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> Result<T>) -> Result<T> {
+    match self.inner.try_borrow_mut() {
+      Ok(mut slot) => match slot.as_mut() {
+        Some(store) => f(store.as_context_mut()),
+        None => Err(throw(
+          env,
+          Kind::Error,
+          error::STORE_DISPOSED,
+          "this Store was disposed; its instances, functions and memories can no longer be used. Create a new Store and instantiate again.",
+        )),
+      },
+      Err(_) => {
+        let top = self.callers.borrow().last().copied();
+        match top {
+          // SAFETY: the pointer was registered by `enter_host` from a live
+          // `&mut Caller` whose host call is on the stack below us, blocked in
+          // a JavaScript call; that host call does not touch its caller until
+          // the JavaScript call returns, and unregisters it before then.
+          Some(caller) => f(unsafe { &mut *caller }.as_context_mut()),
+          None => Err(throw(env, Kind::Error, error::STORE_BUSY, "this Store is in the middle of another operation")),
+        }
+      }
+    }
+  }
+
+  /// Makes `caller` the store's way in while `js` runs (a host function
+  /// calling JavaScript), so that JavaScript can call back into wasm.
+  pub(crate) fn enter_host<R>(&self, caller: &mut Caller<'_, StoreData>, js: impl FnOnce() -> R) -> R {
+    let ptr = caller as *mut Caller<'_, StoreData> as *mut Caller<'static, StoreData>;
+    self.callers.borrow_mut().push(ptr);
+    struct Pop<'a>(&'a RefCell<Vec<*mut Caller<'static, StoreData>>>);
+    impl Drop for Pop<'_> {
+      fn drop(&mut self) {
+        self.0.borrow_mut().pop();
+      }
+    }
+    let _pop = Pop(&self.callers);
+    js()
+  }
+
+  /// Whether `caller` belongs to a host call of this store that is running.
+  pub(crate) fn is_active_caller(&self, caller: *mut Caller<'static, StoreData>) -> bool {
+    self.callers.borrow().contains(&caller)
+  }
+
+  /// Keeps `code` pinned for as long as this store lives.
+  pub(crate) fn hold(&self, code: &Arc<RawCode>) {
+    let mut raw = self.raw.borrow_mut();
+    if !raw.iter().any(|c| Arc::ptr_eq(c, code)) {
+      raw.push(code.clone());
     }
   }
 
@@ -82,7 +157,11 @@ impl StoreShared {
     }
   }
 
-  /// Detaches every live view, then drops the wasmtime store.
+  pub(crate) fn is_disposed(&self) -> bool {
+    matches!(self.inner.try_borrow(), Ok(s) if s.is_none())
+  }
+
+  /// Detaches every live view, drops the wasmtime store, then the pins.
   fn release(&self) {
     for v in self.views.borrow_mut().drain(..) {
       // SAFETY: the references were made on `self.env`, and this runs on its
@@ -95,8 +174,15 @@ impl StoreShared {
         sys::napi_delete_reference(self.env, v);
       }
     }
-    let inner = self.inner.borrow_mut().take();
-    drop(inner);
+    let store = self.inner.borrow_mut().take();
+    if let Some(mut store) = store {
+      if let Some(r) = store.data_mut().pending_exception.take() {
+        // SAFETY: our strong reference, made on `self.env`, on its thread.
+        unsafe { sys::napi_delete_reference(self.env, r) };
+      }
+      drop(store);
+    }
+    self.raw.borrow_mut().clear();
   }
 }
 
@@ -113,6 +199,23 @@ impl Drop for StoreShared {
   }
 }
 
+/// Options of `new Store(engine, options)`.
+#[napi(object)]
+#[derive(Default)]
+pub struct StoreOptions {
+  /// Most bytes any one linear memory may grow to.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.StoreLimitsBuilder.html#method.memory_size>
+  pub memory_size: Option<f64>,
+  /// Most elements any one table may grow to.
+  pub table_elements: Option<f64>,
+  /// Most instances in this store.
+  pub instances: Option<u32>,
+  /// Most tables in this store.
+  pub tables: Option<u32>,
+  /// Most memories in this store.
+  pub memories: Option<u32>,
+}
+
 /// A collection of instances and their state.
 #[napi]
 pub struct Store {
@@ -121,18 +224,35 @@ pub struct Store {
 
 #[napi]
 impl Store {
-  /// `new Store(engine)`.
+  /// `new Store(engine, options?)`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.new>
   #[napi(constructor, catch_unwind)]
-  pub fn new(env: Env, engine: &Engine) -> Result<Self> {
-    let store = wasmtime::Store::new(&engine.engine, StoreData::default());
-    Ok(Store {
-      shared: Rc::new(StoreShared {
-        inner: RefCell::new(Some(StoreInner { store, raw: Vec::new() })),
-        views: RefCell::new(Vec::new()),
-        env: env.raw(),
-      }),
-    })
+  pub fn new(env: Env, engine: &Engine, options: Option<StoreOptions>) -> Result<Self> {
+    let shared = StoreShared::new(&env, &engine.engine);
+    if let Some(o) = options {
+      let mut b = wasmtime::StoreLimitsBuilder::new();
+      if let Some(v) = o.memory_size {
+        b = b.memory_size(v as usize);
+      }
+      if let Some(v) = o.table_elements {
+        b = b.table_elements(v as usize);
+      }
+      if let Some(v) = o.instances {
+        b = b.instances(v as usize);
+      }
+      if let Some(v) = o.tables {
+        b = b.tables(v as usize);
+      }
+      if let Some(v) = o.memories {
+        b = b.memories(v as usize);
+      }
+      let limits = b.build();
+      shared.with(&env, |mut cx| {
+        cx.data_mut().limits = limits;
+        Ok(())
+      })?;
+    }
+    Ok(Store { shared })
   }
 
   /// Drops the wasmtime store now instead of at garbage collection. Memory
@@ -149,6 +269,16 @@ impl Store {
   /// True after `dispose()`.
   #[napi(getter)]
   pub fn is_disposed(&self) -> bool {
-    matches!(self.shared.inner.try_borrow(), Ok(s) if s.is_none())
+    self.shared.is_disposed()
+  }
+
+  /// Runs a garbage collection of the store's GC heap (externrefs that wasm
+  /// dropped are released to JavaScript).
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.gc>
+  #[napi(catch_unwind)]
+  pub fn gc(&self, env: Env) -> Result<()> {
+    self.shared.with(&env, |mut cx| {
+      cx.gc(None).map_err(|e| throw(&env, Kind::Error, error::INTERNAL, &format!("gc failed: {}", error::chain(&e))))
+    })
   }
 }

@@ -14,6 +14,27 @@ import { codedError } from './errors'
 export { alignedBuffer, readPrecompiled, readPrecompiledSync }
 export type { ErrorCode, WasmtimeError } from './errors'
 
+/** A wasm linear memory (`new Memory(store, { minimum, maximum? })`). */
+export const Memory = native.Memory
+export type Memory = native.Memory
+/** A wasm table (`new Table(store, { element: 'funcref', minimum }, init?)`). */
+export const Table = native.Table
+export type Table = native.Table
+/** A wasm global (`new Global(store, { value: 'i32', mutable: true }, 0)`). */
+export const Global = native.Global
+export type Global = native.Global
+/** The calling instance, given to host functions defined with `{ caller: true }`. */
+export const Caller = native.Caller
+export type Caller = native.Caller
+/**
+ * WASI preview1 state for one store: `new WasiContext({ args, env, preopens,
+ * stdin, stdout, stderr })`, then `linker.defineWasi(ctx)`.
+ */
+export const WasiContext = native.WasiContext
+export type WasiContext = native.WasiContext
+export type WasiOptions = native.WasiOptions
+export type TypeDesc = native.TypeDesc
+
 export interface EngineOptions {
   /** `'native'` (default) or `'pulley64'` (wasmtime's portable interpreter). */
   target?: 'native' | 'pulley64' | (string & {})
@@ -38,62 +59,54 @@ function toBytes(source: Bytes | string, what: string): Uint8Array {
 const NATIVE = Symbol('wasmtime-napi.native')
 
 /**
- * A compilation environment: configuration shared by modules and stores.
- * Wraps [`wasmtime::Engine`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html).
+ * A trap: wasm hit `unreachable`, an out-of-bounds access, a stack overflow,
+ * ran out of fuel, was interrupted, ... Thrown by calls into wasm.
  */
-export class Engine {
+export class WasmTrap extends Error {
+  /** Always `'ERR_WASMTIME_TRAP'`. */
+  declare code: 'ERR_WASMTIME_TRAP'
+  /** Stable name: `'unreachable'`, `'memory_out_of_bounds'`, `'integer_divide_by_zero'`, `'stack_overflow'`, ... */
+  declare trapCode: string
+  /** The wasm frames, innermost first. */
+  declare wasmBacktrace: { module: string | null; funcIndex: number; funcName: string | null; offset: number | null }[]
+}
+Object.defineProperty(WasmTrap.prototype, 'name', { value: 'WasmTrap' })
+native.setTrapClass(WasmTrap)
+
+/**
+ * A compilation environment: configuration shared by modules and stores.
+ * [`wasmtime::Engine`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html).
+ */
+export class Engine extends native.Engine {
   static #default: Engine | undefined
   /** The engine used wherever none is given: default configuration, native target. */
   static get default(): Engine {
     return (Engine.#default ??= new Engine())
   }
 
-  readonly [NATIVE]: native.Engine
-
   constructor(options: EngineOptions = {}) {
-    this[NATIVE] = new native.Engine(options)
-  }
-
-  /** `'native'` or the configured target triple. */
-  get target(): string {
-    return this[NATIVE].target
-  }
-
-  get isPulley(): boolean {
-    return this[NATIVE].isPulley
+    super(options)
   }
 
   /**
    * Compiles wasm (binary or text) to an artifact. The Buffer is page-aligned
    * and owns its pages, so `Module.deserializeRaw` accepts it as it is.
    */
-  precompileModule(wasm: Bytes | string): Buffer {
-    return toAligned(this[NATIVE].precompileModule(toBytes(wasm, 'precompileModule')))
-  }
-
-  /** A stable string, equal for engines whose artifacts are interchangeable. */
-  precompileCompatibilityHash(): string {
-    return this[NATIVE].precompileCompatibilityHash()
+  override precompileModule(wasm: Bytes | string): Buffer {
+    return toAligned(super.precompileModule(toBytes(wasm, 'precompileModule')))
   }
 }
 
-function engineOf(engine: Engine | undefined): native.Engine {
+function engineOf(engine: Engine | undefined): Engine {
   const e = engine ?? Engine.default
-  if (!(e instanceof Engine)) {
+  if (!(e instanceof native.Engine)) {
     throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'expected an Engine (or nothing, for Engine.default)')
   }
-  return e[NATIVE]
+  return e
 }
 
-export interface ImportType {
-  module: string
-  name: string
-  kind: 'func' | 'global' | 'table' | 'memory' | 'tag'
-}
-export interface ExportType {
-  name: string
-  kind: 'func' | 'global' | 'table' | 'memory' | 'tag'
-}
+export type ImportType = native.ImportType & { kind: 'func' | 'global' | 'table' | 'memory' | 'tag' }
+export type ExportType = native.ExportType & { kind: 'func' | 'global' | 'table' | 'memory' | 'tag' }
 
 /**
  * Releases the facade's hold on a module's code when the Module is collected
@@ -102,22 +115,27 @@ export interface ExportType {
 const moduleHolds = new FinalizationRegistry<native.Module>((held) => held.release())
 
 /**
- * A compiled module. Wraps
+ * A compiled module.
  * [`wasmtime::Module`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html).
  */
 export class Module {
   readonly [NATIVE]: native.Module
+  /** The engine the module was compiled or loaded for. */
+  readonly engine!: Engine
 
   /** Compiles `wasm` (binary or WAT text). */
   constructor(wasm: Bytes | string, engine?: Engine) {
-    this[NATIVE] = native.Module.compile(engineOf(engine), toBytes(wasm, 'new Module'))
+    const e = engineOf(engine)
+    this[NATIVE] = native.Module.compile(e, toBytes(wasm, 'new Module'))
+    this.engine = e
     moduleHolds.register(this, this[NATIVE], this)
   }
 
   /** Wraps a module the native side loaded. */
-  static #wrap(handle: native.Module): Module {
+  static #wrap(handle: native.Module, engine: Engine): Module {
     const m: Module = Object.create(Module.prototype)
     Object.defineProperty(m, NATIVE, { value: handle })
+    Object.defineProperty(m, 'engine', { value: engine, enumerable: true })
     moduleHolds.register(m, handle, m)
     return m
   }
@@ -129,12 +147,14 @@ export class Module {
 
   /** Loads an artifact by copying it. Any buffer works. */
   static deserialize(bytes: Bytes, engine?: Engine): Module {
-    return Module.#wrap(native.Module.deserialize(engineOf(engine), toBytes(bytes, 'Module.deserialize')))
+    const e = engineOf(engine)
+    return Module.#wrap(native.Module.deserialize(e, toBytes(bytes, 'Module.deserialize')), e)
   }
 
   /** Loads an artifact file by mapping it into memory. */
   static deserializeFile(path: string, engine?: Engine): Module {
-    return Module.#wrap(native.Module.deserializeFile(engineOf(engine), path))
+    const e = engineOf(engine)
+    return Module.#wrap(native.Module.deserializeFile(e, path), e)
   }
 
   /**
@@ -154,13 +174,15 @@ export class Module {
     const m = native.Module.deserializeRaw(e, buffer)
     // Synchronous with the load: no JavaScript runs in between.
     pin(buffer.buffer as ArrayBuffer)
-    return Module.#wrap(m)
+    return Module.#wrap(m, e)
   }
 
+  /** Imports with full types, e.g. `{ module, name, kind: 'func', params: ['i32'], results: ['i64'] }`. */
   get imports(): ImportType[] {
     return this[NATIVE].imports as ImportType[]
   }
 
+  /** Exports with full types. */
   get exports(): ExportType[] {
     return this[NATIVE].exports as ExportType[]
   }
@@ -196,26 +218,33 @@ export class Module {
   }
 }
 
+function nativeModule(module: Module): native.Module {
+  if (!(module instanceof Module)) throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'expected a Module')
+  return module[NATIVE]
+}
+
+export interface StoreOptions {
+  /** Most bytes any one linear memory may grow to. */
+  memorySize?: number
+  /** Most elements any one table may grow to. */
+  tableElements?: number
+  /** Most instances, tables and memories in this store. */
+  instances?: number
+  tables?: number
+  memories?: number
+}
+
 /**
- * Where instances and their state live. Wraps
+ * Where instances and their state live.
  * [`wasmtime::Store`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html).
  */
-export class Store {
-  readonly [NATIVE]: native.Store
+export class Store extends native.Store {
   readonly engine: Engine
 
-  constructor(engine?: Engine) {
-    this.engine = engine ?? Engine.default
-    this[NATIVE] = new native.Store(engineOf(this.engine))
-  }
-
-  /** Frees the store now; its instances, functions and memories throw afterwards. */
-  dispose(): void {
-    this[NATIVE].dispose()
-  }
-
-  get isDisposed(): boolean {
-    return this[NATIVE].isDisposed
+  constructor(engine?: Engine, options?: StoreOptions) {
+    const e = engineOf(engine)
+    super(e, options)
+    this.engine = e
   }
 
   [Symbol.dispose](): void {
@@ -223,95 +252,185 @@ export class Store {
   }
 }
 
-/**
- * A linear memory, shaped like `WebAssembly.Memory`. Wraps
- * [`wasmtime::Memory`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html).
- */
-export class Memory {
-  readonly [NATIVE]: native.Memory
-  #buffer: ArrayBuffer | undefined
-
-  constructor(handle: native.Memory) {
-    this[NATIVE] = handle
-  }
-
-  /**
-   * The memory's bytes, without a copy. Like `WebAssembly.Memory#buffer`, a
-   * new ArrayBuffer is handed out after the memory grows.
-   */
-  get buffer(): ArrayBuffer {
-    const size = this[NATIVE].dataSize()
-    if (this.#buffer === undefined || this.#buffer.byteLength !== size) {
-      this.#buffer = this[NATIVE].buffer() as ArrayBuffer
-    }
-    return this.#buffer
-  }
-
-  /** Size in 64 KiB pages. */
-  size(): number {
-    return this[NATIVE].size()
-  }
-
-  /** Grows by `delta` pages; returns the previous size in pages. */
-  grow(delta: number): number {
-    return this[NATIVE].grow(delta)
-  }
-
-  /** Copies `length` bytes at `offset` into a new Buffer. */
-  read(offset: number, length: number): Buffer {
-    return this[NATIVE].read(offset, length)
-  }
-
-  /** Copies `bytes` into the memory at `offset`. */
-  write(offset: number, bytes: Uint8Array): void {
-    this[NATIVE].write(offset, bytes)
-  }
-}
-
-export type WasmValue = number | bigint
-export type ExportedFunction = ((...args: WasmValue[]) => WasmValue | WasmValue[] | undefined) & {
-  readonly params: string[]
-  readonly results: string[]
-}
-export type Exports = Record<string, ExportedFunction | Memory>
+export type WasmValue = number | bigint | null | unknown
+export type WasmFunction = ((...args: any[]) => any) & { readonly params: string[]; readonly results: string[] }
+export type ExportValue = WasmFunction | native.Memory | native.Table | native.Global
+export type Exports = Record<string, ExportValue>
+/** An import object, as `WebAssembly.instantiate` takes it: `{ env: { f() {} } }`. */
+export type Imports = Record<string, Record<string, unknown>>
 
 export interface InstanceOptions {
-  /** Satisfy every import with a function that traps if it is called. */
+  /** Satisfy every import left undefined with a function that traps if called. */
   defineUnknownImportsAsTraps?: boolean
-}
-
-function exportedFunction(name: string, f: native.Func): ExportedFunction {
-  const call = (...args: WasmValue[]) => f.call(args) as WasmValue | WasmValue[] | undefined
-  Object.defineProperty(call, 'name', { value: name })
-  Object.defineProperty(call, 'params', { value: f.params, enumerable: false })
-  Object.defineProperty(call, 'results', { value: f.results, enumerable: false })
-  return call as ExportedFunction
 }
 
 /**
  * An instantiated module, with `exports` shaped like
- * `WebAssembly.Instance#exports`. Wraps
+ * `WebAssembly.Instance#exports`.
  * [`wasmtime::Instance`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html).
  */
 export class Instance {
   readonly [NATIVE]: native.Instance
-  readonly exports: Exports
+  #exports: Exports | undefined
 
-  constructor(store: Store, module: Module, options: InstanceOptions = {}) {
-    if (!(store instanceof Store) || !(module instanceof Module)) {
-      throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'new Instance(store, module, options?) expects a Store and a Module')
+  /**
+   * Instantiates `module` into `store`. `imports` is an import object like
+   * `WebAssembly.instantiate`'s: JavaScript functions (typed from the
+   * module), wasm functions, Memory, Table and Global objects, and numbers or
+   * BigInts for global imports.
+   */
+  constructor(store: Store, module: Module, imports?: Imports, options: InstanceOptions = {}) {
+    if (!(store instanceof native.Store)) {
+      throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'new Instance(store, module, imports?, options?) expects a Store')
     }
-    const inst = new native.Instance(store[NATIVE], module[NATIVE], options)
-    this[NATIVE] = inst
-    const exports: Exports = Object.create(null)
-    for (const { name, kind } of inst.exportTypes()) {
-      if (kind === 'func') exports[name] = exportedFunction(name, inst.getFunc(name)!)
-      else if (kind === 'memory') {
-        const m = inst.getMemory(name)
-        if (m) exports[name] = new Memory(m)
-      }
+    const m = nativeModule(module)
+    const wanted = m.imports
+    if (imports === undefined || wanted.length === 0) {
+      this[NATIVE] = native.Instance.create(store, m, options.defineUnknownImportsAsTraps ?? false)
+      return
     }
-    this.exports = Object.freeze(exports)
+    const linker = new native.Linker(store.engine)
+    for (const imp of wanted) {
+      const value = imports[imp.module]?.[imp.name]
+      if (value === undefined) continue
+      defineImport(linker, store, imp, value)
+    }
+    if (options.defineUnknownImportsAsTraps) linker.defineUnknownImportsAsTraps(m)
+    this[NATIVE] = linker.instantiate(store, m)
+  }
+
+  /** @internal */
+  static wrap(handle: native.Instance): Instance {
+    const i: Instance = Object.create(Instance.prototype)
+    Object.defineProperty(i, NATIVE, { value: handle })
+    return i
+  }
+
+  /** The exports: functions, Memory, Table and Global objects. */
+  get exports(): Exports {
+    return (this.#exports ??= Object.freeze(this[NATIVE].exports()) as Exports)
+  }
+
+  /** One export by name, or `undefined`. */
+  getExport(name: string): ExportValue | undefined {
+    return this[NATIVE].getExport(name) as ExportValue | undefined
+  }
+}
+
+function defineImport(linker: native.Linker, store: Store, imp: native.ImportType, value: unknown): void {
+  const where = `${imp.module}.${imp.name}`
+  if (typeof value === 'function' && !native.isWasmFunction(value)) {
+    if (imp.kind !== 'func') throw codedError(TypeError, 'ERR_WASMTIME_LINK', `import ${where} is a ${imp.kind}, not a function`)
+    linker.func(imp.module, imp.name, { params: imp.params!, results: imp.results! }, value)
+    return
+  }
+  if ((typeof value === 'number' || typeof value === 'bigint') && imp.kind === 'global') {
+    const g = new native.Global(store, { value: imp.value!, mutable: imp.mutable }, value)
+    linker.define(store, imp.module, imp.name, g)
+    return
+  }
+  linker.define(store, imp.module, imp.name, value)
+}
+
+export interface FuncOptions {
+  /** Pass a `Caller` (the calling instance) as the first argument. */
+  caller?: boolean
+}
+
+/**
+ * Resolves imports by module and name: host functions, other instances'
+ * exports, WASI.
+ * [`wasmtime::Linker`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html).
+ */
+export class Linker extends native.Linker {
+  readonly engine: Engine
+
+  constructor(engine?: Engine) {
+    const e = engineOf(engine)
+    super(e)
+    this.engine = e
+  }
+
+  /** Defines every export of `instance` under the module name `name`. */
+  // @ts-expect-error: takes the facade's Instance
+  override defineInstance(store: Store, name: string, instance: Instance): void {
+    super.defineInstance(store, name, instance[NATIVE])
+  }
+
+  // @ts-expect-error: takes the facade's Module
+  override defineUnknownImportsAsTraps(module: Module): void {
+    super.defineUnknownImportsAsTraps(nativeModule(module))
+  }
+
+  /** Instantiates `module` into `store`. */
+  // @ts-expect-error: takes and returns the facade's classes
+  override instantiate(store: Store, module: Module): Instance {
+    return Instance.wrap(super.instantiate(store, nativeModule(module)))
+  }
+
+  /** Resolves `module`'s imports once, for cheap repeated instantiation. */
+  // @ts-expect-error: takes and returns the facade's classes
+  override instantiatePre(module: Module): InstancePre {
+    return new InstancePre(super.instantiatePre(nativeModule(module)))
+  }
+}
+
+/**
+ * A module with its imports resolved.
+ * [`wasmtime::InstancePre`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html).
+ */
+export class InstancePre {
+  readonly #pre: native.InstancePre
+  constructor(pre: native.InstancePre) {
+    this.#pre = pre
+  }
+
+  /** Instantiates into `store`; a WASI module needs a fresh `WasiContext` per store. */
+  instantiate(store: Store, wasi?: native.WasiContext): Instance {
+    return Instance.wrap(this.#pre.instantiate(store, wasi))
+  }
+}
+
+export interface RunWasiOptions extends native.WasiOptions {
+  /** Limits for the store the command runs in. */
+  store?: StoreOptions
+}
+
+export interface WasiResult {
+  /** The guest's exit code (`proc_exit`, or 0 when `_start` returns). */
+  exitCode: number
+  /** Captured output (`null` when inherited or ignored). */
+  stdout: Buffer | null
+  stderr: Buffer | null
+}
+
+/**
+ * Runs a WASI command module (its `_start`) in a fresh store, like
+ * `wasmtime run`: stdout and stderr are captured as Buffers by default.
+ */
+export function runWasiCommand(module: Module, options: RunWasiOptions = {}): WasiResult {
+  const { store: storeOptions, ...wasiOptions } = options
+  const store = new Store(module.engine, storeOptions)
+  try {
+    const wasi = new native.WasiContext(wasiOptions)
+    const linker = new Linker(module.engine)
+    linker.defineWasi(wasi)
+    const instance = linker.instantiate(store, module)
+    const start = instance.exports._start
+    if (typeof start !== 'function') {
+      throw codedError(TypeError, 'ERR_WASMTIME_WASI', 'this module has no _start export: it is not a WASI command')
+    }
+    let exitCode = 0
+    try {
+      start()
+    } catch (e) {
+      const err = e as { code?: string; exitCode?: number }
+      if (err?.code !== 'ERR_WASMTIME_EXIT') throw e
+      exitCode = err.exitCode ?? 1
+    }
+    return { exitCode, stdout: wasi.stdout, stderr: wasi.stderr }
+  } finally {
+    store.dispose()
   }
 }
 

@@ -1,0 +1,243 @@
+//! [`wasmtime::Extern`] and [`wasmtime::ExternType`] to and from JavaScript:
+//! exports and imports as values, and their full types.
+//!
+//! <https://docs.rs/wasmtime/48.0.8/wasmtime/enum.Extern.html>
+//! <https://docs.rs/wasmtime/48.0.8/wasmtime/enum.ExternType.html>
+
+use crate::error::{self, throw, Kind};
+use crate::func::{js_function, wasm_func_of};
+use crate::global::Global;
+use crate::memory::Memory;
+use crate::store::{StoreData, StoreShared};
+use crate::table::Table;
+use crate::val::type_name;
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use std::rc::Rc;
+use wasmtime::{AsContextMut, Extern, ExternType, ValType};
+
+/// The type of an import or export, flattened: `kind` says which fields apply.
+#[napi(object)]
+#[derive(Default, Clone)]
+pub struct TypeDesc {
+  /// `'func'`, `'memory'`, `'table'`, `'global'` or `'tag'`.
+  pub kind: String,
+  /// Functions: parameter and result types (`'i32'`, `'externref'`, ...).
+  pub params: Option<Vec<String>>,
+  pub results: Option<Vec<String>>,
+  /// Memories (in pages) and tables (in elements).
+  pub minimum: Option<f64>,
+  pub maximum: Option<f64>,
+  /// Memories.
+  pub shared: Option<bool>,
+  pub memory64: Option<bool>,
+  /// Tables: the element type.
+  pub element: Option<String>,
+  /// Globals.
+  pub value: Option<String>,
+  pub mutable: Option<bool>,
+}
+
+/// `{ module, name, ...type }` of one import.
+#[napi(object)]
+pub struct ImportType {
+  pub module: String,
+  pub name: String,
+  pub kind: String,
+  pub params: Option<Vec<String>>,
+  pub results: Option<Vec<String>>,
+  pub minimum: Option<f64>,
+  pub maximum: Option<f64>,
+  pub shared: Option<bool>,
+  pub memory64: Option<bool>,
+  pub element: Option<String>,
+  pub value: Option<String>,
+  pub mutable: Option<bool>,
+}
+
+/// `{ name, ...type }` of one export.
+#[napi(object)]
+pub struct ExportType {
+  pub name: String,
+  pub kind: String,
+  pub params: Option<Vec<String>>,
+  pub results: Option<Vec<String>>,
+  pub minimum: Option<f64>,
+  pub maximum: Option<f64>,
+  pub shared: Option<bool>,
+  pub memory64: Option<bool>,
+  pub element: Option<String>,
+  pub value: Option<String>,
+  pub mutable: Option<bool>,
+}
+
+impl ImportType {
+  pub(crate) fn new(module: &str, name: &str, t: TypeDesc) -> Self {
+    ImportType {
+      module: module.into(),
+      name: name.into(),
+      kind: t.kind,
+      params: t.params,
+      results: t.results,
+      minimum: t.minimum,
+      maximum: t.maximum,
+      shared: t.shared,
+      memory64: t.memory64,
+      element: t.element,
+      value: t.value,
+      mutable: t.mutable,
+    }
+  }
+}
+
+impl ExportType {
+  pub(crate) fn new(name: &str, t: TypeDesc) -> Self {
+    ExportType {
+      name: name.into(),
+      kind: t.kind,
+      params: t.params,
+      results: t.results,
+      minimum: t.minimum,
+      maximum: t.maximum,
+      shared: t.shared,
+      memory64: t.memory64,
+      element: t.element,
+      value: t.value,
+      mutable: t.mutable,
+    }
+  }
+}
+
+pub(crate) fn func_desc(f: &wasmtime::FuncType) -> TypeDesc {
+  TypeDesc {
+    kind: "func".into(),
+    params: Some(f.params().map(|t| type_name(&t)).collect()),
+    results: Some(f.results().map(|t| type_name(&t)).collect()),
+    ..Default::default()
+  }
+}
+
+pub(crate) fn memory_desc(m: &wasmtime::MemoryType) -> TypeDesc {
+  TypeDesc {
+    kind: "memory".into(),
+    minimum: Some(m.minimum() as f64),
+    maximum: m.maximum().map(|x| x as f64),
+    shared: Some(m.is_shared()),
+    memory64: Some(m.is_64()),
+    ..Default::default()
+  }
+}
+
+pub(crate) fn table_desc(t: &wasmtime::TableType) -> TypeDesc {
+  TypeDesc {
+    kind: "table".into(),
+    minimum: Some(t.minimum() as f64),
+    maximum: t.maximum().map(|x| x as f64),
+    element: Some(type_name(&ValType::Ref(t.element().clone()))),
+    ..Default::default()
+  }
+}
+
+pub(crate) fn global_desc(g: &wasmtime::GlobalType) -> TypeDesc {
+  TypeDesc {
+    kind: "global".into(),
+    value: Some(type_name(g.content())),
+    mutable: Some(g.mutability() == wasmtime::Mutability::Var),
+    ..Default::default()
+  }
+}
+
+pub(crate) fn describe(t: &ExternType) -> TypeDesc {
+  match t {
+    ExternType::Func(f) => func_desc(f),
+    ExternType::Memory(m) => memory_desc(m),
+    ExternType::Table(t) => table_desc(t),
+    ExternType::Global(g) => global_desc(g),
+    ExternType::Tag(_) => TypeDesc { kind: "tag".into(), ..Default::default() },
+  }
+}
+
+/// Parses `'i32'`, `'i64'`, `'f32'`, `'f64'`, `'v128'`, `'externref'`, `'funcref'`.
+pub(crate) fn parse_val_type(env: &Env, s: &str) -> Result<ValType> {
+  Ok(match s {
+    "i32" => ValType::I32,
+    "i64" => ValType::I64,
+    "f32" => ValType::F32,
+    "f64" => ValType::F64,
+    "v128" => ValType::V128,
+    "externref" => ValType::EXTERNREF,
+    "funcref" => ValType::FUNCREF,
+    other => {
+      return Err(throw(
+        env,
+        Kind::Type,
+        error::INVALID_ARGUMENT,
+        &format!("unknown value type '{other}'; use i32, i64, f32, f64, v128, externref or funcref"),
+      ))
+    }
+  })
+}
+
+/// `{ params, results }` from JavaScript.
+#[napi(object)]
+pub struct FuncTypeDesc {
+  pub params: Vec<String>,
+  pub results: Vec<String>,
+}
+
+pub(crate) fn parse_func_type(env: &Env, engine: &wasmtime::Engine, t: &FuncTypeDesc) -> Result<wasmtime::FuncType> {
+  let params = t.params.iter().map(|p| parse_val_type(env, p)).collect::<Result<Vec<_>>>()?;
+  let results = t.results.iter().map(|p| parse_val_type(env, p)).collect::<Result<Vec<_>>>()?;
+  Ok(wasmtime::FuncType::new(engine, params, results))
+}
+
+/// The JavaScript value for an export: a function, or a Memory, Table or
+/// Global object.
+pub(crate) fn extern_to_js(
+  env: &Env,
+  store: &Rc<StoreShared>,
+  mut cx: impl AsContextMut<Data = StoreData>,
+  ext: Extern,
+  name: &str,
+) -> Result<sys::napi_value> {
+  // SAFETY (all `to_napi_value` calls): class instances made on the current env.
+  match ext {
+    Extern::Func(f) => js_function(env, store.clone(), &mut cx, f, name),
+    Extern::Memory(m) => unsafe { Memory::to_napi_value(env.raw(), Memory::new(store.clone(), m)) },
+    Extern::Table(t) => unsafe { Table::to_napi_value(env.raw(), Table::new(store.clone(), t)) },
+    Extern::Global(g) => unsafe { Global::to_napi_value(env.raw(), Global::new(store.clone(), g)) },
+    Extern::SharedMemory(_) | Extern::Tag(_) => {
+      let mut u = std::ptr::null_mut();
+      // SAFETY: the current call's env.
+      unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
+      Ok(u)
+    }
+  }
+}
+
+/// The wasm item behind a JavaScript value given as an import, and the store
+/// it belongs to.
+pub(crate) fn extern_from_js(env: &Env, value: sys::napi_value) -> Option<(Extern, *const StoreShared)> {
+  if let Some((f, s)) = wasm_func_of(env, value) {
+    return Some((Extern::Func(f), s));
+  }
+  // SAFETY: napi-rs checks the class type tag before unwrapping, so a value
+  // that is not an instance of the class yields an error, not a bad cast.
+  unsafe {
+    if let Ok(m) = <Memory as FromNapiRef>::from_napi_ref(env.raw(), value) {
+      return Some((Extern::Memory(m.memory), Rc::as_ptr(&m.store)));
+    }
+    if let Ok(t) = <Table as FromNapiRef>::from_napi_ref(env.raw(), value) {
+      return Some((Extern::Table(t.table), Rc::as_ptr(&t.store)));
+    }
+    if let Ok(g) = <Global as FromNapiRef>::from_napi_ref(env.raw(), value) {
+      return Some((Extern::Global(g.global), Rc::as_ptr(&g.store)));
+    }
+  }
+  // A failed napi-rs conversion may leave an exception pending; clear it.
+  let mut exc = std::ptr::null_mut();
+  // SAFETY: the current call's env.
+  unsafe { sys::napi_get_and_clear_last_exception(env.raw(), &mut exc) };
+  None
+}

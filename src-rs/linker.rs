@@ -1,0 +1,205 @@
+//! [`wasmtime::Linker`] and [`wasmtime::InstancePre`]: resolving imports by
+//! name, from host functions, other instances' exports and WASI.
+//!
+//! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html>
+//! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html>
+
+use crate::engine::Engine;
+use crate::error::{self, throw, Kind};
+use crate::externs::{extern_from_js, parse_func_type, FuncTypeDesc};
+use crate::host::HostFunc;
+use crate::instance::Instance;
+use crate::module::{Module, RawCode};
+use crate::store::{Store, StoreData, StoreShared};
+use crate::trap;
+use crate::wasi::WasiContext;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Options of `linker.func(...)`.
+#[napi(object)]
+#[derive(Default)]
+pub struct FuncOptions {
+  /// Pass a `Caller` (the calling instance) as the first argument.
+  pub caller: Option<bool>,
+}
+
+/// Resolves imports by module and name.
+#[napi]
+pub struct Linker {
+  linker: wasmtime::Linker<StoreData>,
+  engine: wasmtime::Engine,
+  /// The WASI context to move into the store at instantiation.
+  wasi: Option<Reference<WasiContext>>,
+}
+
+fn link_error(env: &Env, e: &wasmtime::Error) -> napi::Error {
+  throw(env, Kind::Error, error::LINK, &error::chain(e))
+}
+
+impl Linker {
+  /// Moves the linker's WASI context into the store, if it has none yet.
+  fn attach_wasi(&self, env: &Env, shared: &StoreShared) -> Result<()> {
+    let Some(ctx) = &self.wasi else { return Ok(()) };
+    shared.with(env, |mut cx| {
+      if cx.data().wasi.is_none() {
+        cx.data_mut().wasi = Some(ctx.take(env)?);
+      }
+      Ok(())
+    })
+  }
+}
+
+pub(crate) fn instantiate_error(env: &Env, cx: impl wasmtime::AsContextMut<Data = StoreData>, e: &wasmtime::Error) -> napi::Error {
+  if e.downcast_ref::<wasmtime::Trap>().is_some() || e.downcast_ref::<trap::JsException>().is_some() {
+    trap::throw_call_error(env, cx, e)
+  } else {
+    throw(env, Kind::Error, error::INSTANTIATE, &format!("instantiation failed: {}", error::chain(e)))
+  }
+}
+
+#[napi]
+impl Linker {
+  /// `new Linker(engine)`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.new>
+  #[napi(constructor)]
+  pub fn new(engine: &Engine) -> Self {
+    Linker { linker: wasmtime::Linker::new(&engine.engine), engine: engine.engine.clone(), wasi: None }
+  }
+
+  /// Whether later definitions may replace earlier ones of the same name.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.allow_shadowing>
+  #[napi]
+  pub fn allow_shadowing(&mut self, allow: bool) {
+    self.linker.allow_shadowing(allow);
+  }
+
+  /// Defines every import of `module` that is still undefined as a function
+  /// that traps when called.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define_unknown_imports_as_traps>
+  #[napi(catch_unwind)]
+  pub fn define_unknown_imports_as_traps(&mut self, env: Env, module: &Module) -> Result<()> {
+    let m = module.module(&env)?;
+    self.linker.define_unknown_imports_as_traps(m).map_err(|e| link_error(&env, &e))
+  }
+
+  /// Defines `module.name` as `item`: a wasm function, Memory, Table or Global
+  /// of `store`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define>
+  #[napi(catch_unwind)]
+  pub fn define(&mut self, env: Env, store: &Store, module: String, name: String, item: Unknown) -> Result<()> {
+    let (ext, owner) = extern_from_js(&env, item.raw()).ok_or_else(|| {
+      throw(&env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name}: expected a wasm function, Memory, Table or Global"))
+    })?;
+    if owner != Rc::as_ptr(&store.shared) {
+      return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name} belongs to another Store")));
+    }
+    let linker = &mut self.linker;
+    store.shared.with(&env, |cx| linker.define(&cx, &module, &name, ext).map(|_| ()).map_err(|e| link_error(&env, &e)))
+  }
+
+  /// Defines every export of `instance` under the module name `name`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instance>
+  #[napi(catch_unwind)]
+  pub fn define_instance(&mut self, env: Env, store: &Store, name: String, instance: &Instance) -> Result<()> {
+    if !Rc::ptr_eq(&instance.store, &store.shared) {
+      return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, "the instance belongs to another Store"));
+    }
+    let linker = &mut self.linker;
+    let inst = instance.instance;
+    store.shared.with(&env, |mut cx| linker.instance(&mut cx, &name, inst).map(|_| ()).map_err(|e| link_error(&env, &e)))
+  }
+
+  /// Defines `module.name` as a host function: `fn(...args)` (or
+  /// `fn(caller, ...args)` with `{ caller: true }`) of type `{ params, results }`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new>
+  #[napi(catch_unwind)]
+  pub fn func(
+    &mut self,
+    env: Env,
+    module: String,
+    name: String,
+    ty: FuncTypeDesc,
+    func: Unknown,
+    options: Option<FuncOptions>,
+  ) -> Result<()> {
+    let ft = parse_func_type(&env, &self.engine, &ty)?;
+    let host = Arc::new(HostFunc::new(&env, func.raw(), &ft, options.and_then(|o| o.caller).unwrap_or(false), format!("{module}.{name}"))?);
+    self
+      .linker
+      .func_new(&module, &name, ft, move |caller, params, results| host.call(caller, params, results))
+      .map(|_| ())
+      .map_err(|e| link_error(&env, &e))
+  }
+
+  /// Defines WASI preview1 (`wasi_snapshot_preview1`), backed by `ctx` in the
+  /// store this linker next instantiates into.
+  /// <https://docs.rs/wasmtime-wasi/48.0.8/wasmtime_wasi/p1/fn.add_to_linker_sync.html>
+  #[napi(catch_unwind)]
+  pub fn define_wasi(&mut self, env: Env, ctx: Reference<WasiContext>) -> Result<()> {
+    if self.wasi.is_none() {
+      wasmtime_wasi::p1::add_to_linker_sync(&mut self.linker, |d: &mut StoreData| {
+        d.wasi.get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
+      })
+      .map_err(|e| link_error(&env, &e))?;
+    }
+    self.wasi = Some(ctx);
+    Ok(())
+  }
+
+  /// Instantiates `module` into `store` with this linker's definitions.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate>
+  #[napi(catch_unwind)]
+  pub fn instantiate(&self, env: Env, store: &Store, module: &Module) -> Result<Instance> {
+    let m = module.module(&env)?;
+    if let Some(raw) = module.raw() {
+      store.shared.hold(raw);
+    }
+    self.attach_wasi(&env, &store.shared)?;
+    let linker = &self.linker;
+    let inst = store.shared.with(&env, |mut cx| linker.instantiate(&mut cx, m).map_err(|e| instantiate_error(&env, &mut cx, &e)))?;
+    Ok(Instance::new(store.shared.clone(), inst))
+  }
+
+  /// Resolves every import of `module` now, for cheap repeated instantiation.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate_pre>
+  #[napi(catch_unwind)]
+  pub fn instantiate_pre(&self, env: Env, module: &Module) -> Result<InstancePre> {
+    let m = module.module(&env)?;
+    let pre = self.linker.instantiate_pre(m).map_err(|e| link_error(&env, &e))?;
+    Ok(InstancePre { pre, raw: module.raw().cloned() })
+  }
+}
+
+/// A module with its imports resolved, ready to instantiate many times.
+#[napi]
+pub struct InstancePre {
+  // Field order is drop order: the module clone inside `pre` goes first.
+  pre: wasmtime::InstancePre<StoreData>,
+  raw: Option<Arc<RawCode>>,
+}
+
+#[napi]
+impl InstancePre {
+  /// Instantiates into `store` (which needs a WASI context of its own when the
+  /// module imports WASI: pass one).
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html#method.instantiate>
+  #[napi(catch_unwind)]
+  pub fn instantiate(&self, env: Env, store: &Store, wasi: Option<&WasiContext>) -> Result<Instance> {
+    if let Some(raw) = &self.raw {
+      store.shared.hold(raw);
+    }
+    if let Some(ctx) = wasi {
+      let p1 = ctx.take(&env)?;
+      store.shared.with(&env, |mut cx| {
+        cx.data_mut().wasi = Some(p1);
+        Ok(())
+      })?;
+    }
+    let pre = &self.pre;
+    let inst = store.shared.with(&env, |mut cx| pre.instantiate(&mut cx).map_err(|e| instantiate_error(&env, &mut cx, &e)))?;
+    Ok(Instance::new(store.shared.clone(), inst))
+  }
+}

@@ -1,0 +1,245 @@
+//! [`wasmtime::Val`] to and from JavaScript values.
+//!
+//! | wasm | JavaScript |
+//! |---|---|
+//! | i32, f32, f64 | number (NaN bits are kept where JavaScript can hold them) |
+//! | i64 | BigInt (a safe integer is accepted as an argument) |
+//! | v128 | BigInt, unsigned 128-bit (a 16-byte Uint8Array is accepted) |
+//! | externref | any JavaScript value; `null` is the null reference |
+//! | funcref | a wasm function (as exported); `null` is the null reference |
+
+use crate::error::{self, throw, Kind};
+use crate::func::{js_function, wasm_func_of};
+use crate::store::{StoreData, StoreShared};
+use napi::bindgen_prelude::*;
+use napi::sys;
+use std::ptr;
+use std::rc::Rc;
+use std::thread::ThreadId;
+use wasmtime::{AsContextMut, ExternRef, HeapType, Val, ValType};
+
+/// A JavaScript value held by wasm as an `externref`: a strong napi reference,
+/// released when wasmtime's collector drops the externref.
+pub(crate) struct JsRef {
+  r: sys::napi_ref,
+  env: sys::napi_env,
+  thread: ThreadId,
+}
+
+// SAFETY: the reference is only read or deleted on `thread`, the thread of its
+// environment (checked in `get` and `drop`); elsewhere it is left alone.
+unsafe impl Send for JsRef {}
+// SAFETY: as for `Send`: no access happens off `thread`.
+unsafe impl Sync for JsRef {}
+
+impl JsRef {
+  pub(crate) fn new(env: sys::napi_env, value: sys::napi_value) -> Option<JsRef> {
+    let mut r = ptr::null_mut();
+    // SAFETY: `value` belongs to the current call on `env`'s thread.
+    (unsafe { sys::napi_create_reference(env, value, 1, &mut r) } == sys::Status::napi_ok)
+      .then(|| JsRef { r, env, thread: std::thread::current().id() })
+  }
+
+  fn get(&self) -> sys::napi_value {
+    let mut v = ptr::null_mut();
+    if self.thread == std::thread::current().id() {
+      // SAFETY: our reference, read on its environment's thread.
+      unsafe { sys::napi_get_reference_value(self.env, self.r, &mut v) };
+    }
+    v
+  }
+}
+
+impl Drop for JsRef {
+  fn drop(&mut self) {
+    if self.thread == std::thread::current().id() {
+      // SAFETY: our reference, deleted once, on its environment's thread.
+      unsafe { sys::napi_delete_reference(self.env, self.r) };
+    }
+  }
+}
+
+pub(crate) fn type_name(t: &ValType) -> String {
+  match t {
+    ValType::I32 => "i32".into(),
+    ValType::I64 => "i64".into(),
+    ValType::F32 => "f32".into(),
+    ValType::F64 => "f64".into(),
+    ValType::V128 => "v128".into(),
+    ValType::Ref(r) => match (r.heap_type(), r.is_nullable()) {
+      (HeapType::Extern, true) => "externref".into(),
+      (HeapType::Func, true) => "funcref".into(),
+      (h, n) => format!("(ref {}{h})", if n { "null " } else { "" }),
+    },
+  }
+}
+
+fn type_of(env: sys::napi_env, value: sys::napi_value) -> sys::napi_valuetype {
+  let mut t = 0;
+  // SAFETY: `value` belongs to the current call on `env`'s thread.
+  unsafe { sys::napi_typeof(env, value, &mut t) };
+  t
+}
+
+/// Converts a JavaScript value to a wasm value of type `ty`. `what` names the
+/// value in error messages ("argument 0", "result of host function f").
+pub(crate) fn to_val(
+  env: &Env,
+  mut cx: impl AsContextMut<Data = StoreData>,
+  value: sys::napi_value,
+  ty: &ValType,
+  what: &dyn Fn() -> String,
+) -> Result<Val> {
+  let raw = env.raw();
+  let t = type_of(raw, value);
+  let wrong = |expected: &str| {
+    throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("{} must be {expected} for a wasm {}", what(), type_name(ty)))
+  };
+  let number = || -> Result<f64> {
+    if t != sys::ValueType::napi_number {
+      return Err(wrong("a number"));
+    }
+    let mut d = 0.0;
+    // SAFETY: `value` is a number (checked).
+    unsafe { sys::napi_get_value_double(raw, value, &mut d) };
+    Ok(d)
+  };
+  Ok(match ty {
+    ValType::I32 => {
+      number()?;
+      let mut v = 0i32;
+      // SAFETY: `value` is a number; napi applies ToInt32 (wrapping), as JS does.
+      unsafe { sys::napi_get_value_int32(raw, value, &mut v) };
+      Val::I32(v)
+    }
+    ValType::I64 => {
+      if t == sys::ValueType::napi_bigint {
+        let (mut v, mut lossless) = (0i64, false);
+        // SAFETY: `value` is a BigInt; out-of-range values wrap (two's
+        // complement), so unsigned 64-bit values keep their bits.
+        unsafe { sys::napi_get_value_bigint_int64(raw, value, &mut v, &mut lossless) };
+        Val::I64(v)
+      } else {
+        let d = number().map_err(|_| wrong("a BigInt"))?;
+        if d.fract() != 0.0 || !d.is_finite() || d.abs() > 9_007_199_254_740_991.0 {
+          return Err(wrong("a BigInt or a safe integer"));
+        }
+        Val::I64(d as i64)
+      }
+    }
+    ValType::F32 => Val::F32((number()? as f32).to_bits()),
+    ValType::F64 => Val::F64(number()?.to_bits()),
+    ValType::V128 => Val::V128(to_u128(env, value, t).ok_or_else(|| wrong("a BigInt or a 16-byte Uint8Array"))?.into()),
+    ValType::Ref(r) => {
+      if t == sys::ValueType::napi_null || t == sys::ValueType::napi_undefined {
+        if !r.is_nullable() {
+          return Err(wrong("a non-null reference"));
+        }
+        return Ok(match r.heap_type().top() {
+          HeapType::Extern => Val::ExternRef(None),
+          HeapType::Func => Val::FuncRef(None),
+          HeapType::Any => Val::AnyRef(None),
+          _ => Val::ExnRef(None),
+        });
+      }
+      match r.heap_type().top() {
+        HeapType::Extern => {
+          let holder = JsRef::new(raw, value).ok_or_else(|| wrong("a value"))?;
+          let ext = ExternRef::new(&mut cx, holder)
+            .map_err(|e| throw(env, Kind::Error, error::HOST, &format!("cannot allocate an externref: {}", error::chain(&e))))?;
+          Val::ExternRef(Some(ext))
+        }
+        HeapType::Func => {
+          let (f, owner) = wasm_func_of(env, value).ok_or_else(|| wrong("a wasm function (an export, or null)"))?;
+          if owner != cx.as_context().data().shared {
+            return Err(wrong("a function of the same Store"));
+          }
+          if let HeapType::ConcreteFunc(ft) = r.heap_type() {
+            if !f.matches_ty(&cx, ft) {
+              return Err(wrong("a function of the right type"));
+            }
+          }
+          Val::FuncRef(Some(f))
+        }
+        _ => return Err(wrong("(unsupported) a GC reference")),
+      }
+    }
+  })
+}
+
+fn to_u128(env: &Env, value: sys::napi_value, t: sys::napi_valuetype) -> Option<u128> {
+  let raw = env.raw();
+  if t == sys::ValueType::napi_bigint {
+    let mut sign = 0;
+    let mut count = 0usize;
+    // SAFETY: `value` is a BigInt; first ask for the word count.
+    unsafe { sys::napi_get_value_bigint_words(raw, value, &mut sign, &mut count, ptr::null_mut()) };
+    let mut words = [0u64; 2];
+    let mut n = count.min(2);
+    // SAFETY: `words` has room for `n` words.
+    unsafe { sys::napi_get_value_bigint_words(raw, value, &mut sign, &mut n, words.as_mut_ptr()) };
+    let v = u128::from(words[0]) | (u128::from(words[1]) << 64);
+    return Some(if sign != 0 { v.wrapping_neg() } else { v });
+  }
+  let mut is_typed = false;
+  // SAFETY: `value` belongs to the current call.
+  unsafe { sys::napi_is_typedarray(raw, value, &mut is_typed) };
+  if !is_typed {
+    return None;
+  }
+  let (mut kind, mut len, mut data, mut ab, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+  // SAFETY: `value` is a typed array.
+  unsafe { sys::napi_get_typedarray_info(raw, value, &mut kind, &mut len, &mut data, &mut ab, &mut off) };
+  if kind != sys::TypedarrayType::uint8_array || len != 16 || data.is_null() {
+    return None;
+  }
+  let mut bytes = [0u8; 16];
+  // SAFETY: `data` points at 16 readable bytes (checked above).
+  unsafe { ptr::copy_nonoverlapping(data as *const u8, bytes.as_mut_ptr(), 16) };
+  Some(u128::from_le_bytes(bytes))
+}
+
+/// Converts a wasm value to JavaScript.
+pub(crate) fn from_val(
+  env: &Env,
+  shared: &Rc<StoreShared>,
+  mut cx: impl AsContextMut<Data = StoreData>,
+  v: &Val,
+) -> Result<sys::napi_value> {
+  let raw = env.raw();
+  let mut out = ptr::null_mut();
+  // SAFETY: creating values on the current call's env.
+  let status = unsafe {
+    match v {
+      Val::I32(i) => sys::napi_create_int32(raw, *i, &mut out),
+      Val::I64(i) => sys::napi_create_bigint_int64(raw, *i, &mut out),
+      Val::F32(bits) => sys::napi_create_double(raw, f64::from(f32::from_bits(*bits)), &mut out),
+      Val::F64(bits) => sys::napi_create_double(raw, f64::from_bits(*bits), &mut out),
+      Val::V128(x) => {
+        let x = x.as_u128();
+        let words = [x as u64, (x >> 64) as u64];
+        sys::napi_create_bigint_words(raw, 0, 2, words.as_ptr(), &mut out)
+      }
+      Val::ExternRef(None) | Val::FuncRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => sys::napi_get_null(raw, &mut out),
+      Val::ExternRef(Some(r)) => {
+        let data = r.data(&cx).ok().flatten().and_then(|d| d.downcast_ref::<JsRef>());
+        match data {
+          Some(js) => {
+            out = js.get();
+            if out.is_null() { sys::napi_get_undefined(raw, &mut out) } else { sys::Status::napi_ok }
+          }
+          None => sys::napi_get_undefined(raw, &mut out),
+        }
+      }
+      Val::FuncRef(Some(f)) => {
+        out = js_function(env, shared.clone(), &mut cx, *f, "")?;
+        sys::Status::napi_ok
+      }
+      _ => return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, "this wasm GC reference cannot be given to JavaScript yet")),
+    }
+  };
+  if status != sys::Status::napi_ok {
+    return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a JavaScript value for a wasm value"));
+  }
+  Ok(out)
+}
