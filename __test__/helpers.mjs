@@ -1,5 +1,5 @@
 // Shared helpers for the ava suites.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, mkdirSync, writeFileSync, renameSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
@@ -66,4 +66,20 @@ export async function settle(rounds = 8) {
     globalThis.gc()
     await new Promise((r) => setTimeout(r, 2))
   }
+}
+
+/**
+ * The path of `id`'s artifact for `engine`, precompiled once and cached in the
+ * corpus folder by compatibility hash (as a CI pipeline would cache it).
+ */
+export function precompiledPath(id, engine) {
+  const dir = join(corpusDir, 'artifacts', engine.precompileCompatibilityHash())
+  const out = join(dir, `${id}.cwasm`)
+  if (!existsSync(out)) {
+    mkdirSync(dir, { recursive: true })
+    const tmp = `${out}.${process.pid}.tmp`
+    writeFileSync(tmp, engine.precompileModule(readFileSync(join(corpusDir, 'modules', `${id}.wasm`))))
+    renameSync(tmp, out)
+  }
+  return out
 }

@@ -6,12 +6,16 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 corpus="${CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/wasmtime-napi-corpus}"
 fetch="${CORPUS_FETCH:-$here/../shared/corpus/fetch.sh}"
+tests="$(dirname "$fetch")/tests.json"
 if [ -f "$corpus/manifest.tsv" ] && [ -d "$corpus/fs/eda-root" ] && [ -z "${CORPUS_REFRESH:-}" ]; then
   echo "corpus: using $corpus ($(($(wc -l < "$corpus/manifest.tsv") - 1)) modules)"
-  exit 0
+else
+  if [ ! -f "$fetch" ]; then
+    echo "corpus: no fetch script at $fetch; corpus tests will be skipped (set CORPUS_FETCH)" >&2
+    exit 0
+  fi
+  CORPUS="$corpus" bash "$fetch"
 fi
-if [ ! -f "$fetch" ]; then
-  echo "corpus: no fetch script at $fetch; corpus tests will be skipped (set CORPUS_FETCH)" >&2
-  exit 0
-fi
-CORPUS="$corpus" bash "$fetch"
+# The WASI acceptance list (invocations and node:wasi's results) goes with it.
+[ -f "$tests" ] && cp "$tests" "$corpus/tests.json"
+exit 0

@@ -269,9 +269,11 @@ export interface InstanceOptions {
  * `WebAssembly.Instance#exports`.
  * [`wasmtime::Instance`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html).
  */
+const EXPORTS = Symbol('wasmtime-napi.exports')
+
 export class Instance {
   readonly [NATIVE]: native.Instance
-  #exports: Exports | undefined
+  private [EXPORTS]: Exports | undefined
 
   /**
    * Instantiates `module` into `store`. `imports` is an import object like
@@ -308,7 +310,7 @@ export class Instance {
 
   /** The exports: functions, Memory, Table and Global objects. */
   get exports(): Exports {
-    return (this.#exports ??= Object.freeze(this[NATIVE].exports()) as Exports)
+    return (this[EXPORTS] ??= Object.freeze(this[NATIVE].exports()) as Exports)
   }
 
   /** One export by name, or `undefined`. */
