@@ -45,6 +45,13 @@ export declare class Engine {
    */
   precompileCompatibilityHash(): string
   /**
+   * Advances the engine's epoch: wasm in stores whose deadline has passed
+   * traps with `interrupt` (engines made with `epochInterruption`). Safe to
+   * call from a timer while wasm runs on another thread.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.increment_epoch>
+   */
+  incrementEpoch(): void
+  /**
    * Whether `a` and `b` are the same engine.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.same>
    */
@@ -122,11 +129,16 @@ export declare class Linker {
    */
   defineUnknownImportsAsTraps(module: Module): void
   /**
-   * Defines `module.name` as `item`: a wasm function, Memory, Table or Global
-   * of `store`.
+   * Defines `module.name` as a wasm function of `store` (an export or funcref).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define>
    */
-  define(store: Store, module: string, name: string, item: unknown): void
+  defineFunc(store: Store, module: string, name: string, func: unknown): void
+  /** Defines `module.name` as a Memory of `store`. */
+  defineMemory(store: Store, module: string, name: string, memory: Memory): void
+  /** Defines `module.name` as a Table of `store`. */
+  defineTable(store: Store, module: string, name: string, table: Table): void
+  /** Defines `module.name` as a Global of `store`. */
+  defineGlobal(store: Store, module: string, name: string, global: Global): void
   /**
    * Defines every export of `instance` under the module name `name`.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instance>
@@ -282,6 +294,22 @@ export declare class Store {
   /** True after `dispose()`. */
   get isDisposed(): boolean
   /**
+   * Sets the fuel left (engines made with `consumeFuel`).
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_fuel>
+   */
+  setFuel(fuel: bigint): void
+  /**
+   * The fuel left.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.get_fuel>
+   */
+  getFuel(): bigint
+  /**
+   * Wasm in this store traps with `interrupt` once the engine's epoch has
+   * advanced `ticks` times from now (engines made with `epochInterruption`).
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_epoch_deadline>
+   */
+  setEpochDeadline(ticks: number): void
+  /**
    * Runs a garbage collection of the store's GC heap (externrefs that wasm
    * dropped are released to JavaScript).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.gc>
@@ -358,6 +386,17 @@ export interface EngineOptions {
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.native_unwind_info>
    */
   nativeUnwindInfo?: boolean
+  /**
+   * Count fuel as wasm runs; a store out of fuel traps with `out_of_fuel`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.consume_fuel>
+   */
+  consumeFuel?: boolean
+  /**
+   * Check an epoch deadline as wasm runs; `engine.incrementEpoch()` past a
+   * store's deadline traps with `interrupt`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.epoch_interruption>
+   */
+  epochInterruption?: boolean
 }
 
 /** `{ name, ...type }` of one export. */

@@ -24,6 +24,13 @@ pub struct EngineOptions {
   /// Emit native unwind info (default true).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.native_unwind_info>
   pub native_unwind_info: Option<bool>,
+  /// Count fuel as wasm runs; a store out of fuel traps with `out_of_fuel`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.consume_fuel>
+  pub consume_fuel: Option<bool>,
+  /// Check an epoch deadline as wasm runs; `engine.incrementEpoch()` past a
+  /// store's deadline traps with `interrupt`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.epoch_interruption>
+  pub epoch_interruption: Option<bool>,
 }
 
 /// A compilation environment. Modules, stores and instances belong to one.
@@ -65,6 +72,12 @@ impl Engine {
     }
     if let Some(u) = options.native_unwind_info {
       config.native_unwind_info(u);
+    }
+    if let Some(f) = options.consume_fuel {
+      config.consume_fuel(f);
+    }
+    if let Some(e) = options.epoch_interruption {
+      config.epoch_interruption(e);
     }
     let engine = wasmtime::Engine::new(&config).map_err(|e| error::chain(&e))?;
     Ok(Engine { engine, pulley, target })
@@ -112,6 +125,15 @@ impl Engine {
     let mut h = Fnv64(0xcbf2_9ce4_8422_2325);
     self.engine.precompile_compatibility_hash().hash(&mut h);
     format!("{:016x}", h.0)
+  }
+
+  /// Advances the engine's epoch: wasm in stores whose deadline has passed
+  /// traps with `interrupt` (engines made with `epochInterruption`). Safe to
+  /// call from a timer while wasm runs on another thread.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.increment_epoch>
+  #[napi]
+  pub fn increment_epoch(&self) {
+    self.engine.increment_epoch();
   }
 
   /// Whether `a` and `b` are the same engine.

@@ -5,7 +5,7 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/enum.ExternType.html>
 
 use crate::error::{self, throw, Kind};
-use crate::func::{js_function, wasm_func_of};
+use crate::func::js_function;
 use crate::global::Global;
 use crate::memory::Memory;
 use crate::store::{StoreData, StoreShared};
@@ -216,28 +216,3 @@ pub(crate) fn extern_to_js(
   }
 }
 
-/// The wasm item behind a JavaScript value given as an import, and the store
-/// it belongs to.
-pub(crate) fn extern_from_js(env: &Env, value: sys::napi_value) -> Option<(Extern, *const StoreShared)> {
-  if let Some((f, s)) = wasm_func_of(env, value) {
-    return Some((Extern::Func(f), s));
-  }
-  // SAFETY: napi-rs checks the class type tag before unwrapping, so a value
-  // that is not an instance of the class yields an error, not a bad cast.
-  unsafe {
-    if let Ok(m) = <Memory as FromNapiRef>::from_napi_ref(env.raw(), value) {
-      return Some((Extern::Memory(m.memory), Rc::as_ptr(&m.store)));
-    }
-    if let Ok(t) = <Table as FromNapiRef>::from_napi_ref(env.raw(), value) {
-      return Some((Extern::Table(t.table), Rc::as_ptr(&t.store)));
-    }
-    if let Ok(g) = <Global as FromNapiRef>::from_napi_ref(env.raw(), value) {
-      return Some((Extern::Global(g.global), Rc::as_ptr(&g.store)));
-    }
-  }
-  // A failed napi-rs conversion may leave an exception pending; clear it.
-  let mut exc = std::ptr::null_mut();
-  // SAFETY: the current call's env.
-  unsafe { sys::napi_get_and_clear_last_exception(env.raw(), &mut exc) };
-  None
-}

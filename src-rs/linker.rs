@@ -6,7 +6,12 @@
 
 use crate::engine::Engine;
 use crate::error::{self, throw, Kind};
-use crate::externs::{extern_from_js, parse_func_type, FuncTypeDesc};
+use crate::externs::{parse_func_type, FuncTypeDesc};
+use crate::func::wasm_func_of;
+use crate::global::Global;
+use crate::memory::Memory;
+use crate::table::Table;
+use wasmtime::Extern;
 use crate::host::HostFunc;
 use crate::instance::Instance;
 use crate::module::{Module, RawCode};
@@ -85,19 +90,40 @@ impl Linker {
     self.linker.define_unknown_imports_as_traps(m).map_err(|e| link_error(&env, &e))
   }
 
-  /// Defines `module.name` as `item`: a wasm function, Memory, Table or Global
-  /// of `store`.
-  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define>
-  #[napi(catch_unwind)]
-  pub fn define(&mut self, env: Env, store: &Store, module: String, name: String, item: Unknown) -> Result<()> {
-    let (ext, owner) = extern_from_js(&env, item.raw()).ok_or_else(|| {
-      throw(&env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name}: expected a wasm function, Memory, Table or Global"))
-    })?;
+  fn define_extern(&mut self, env: &Env, store: &Store, owner: *const StoreShared, module: &str, name: &str, ext: Extern) -> Result<()> {
     if owner != Rc::as_ptr(&store.shared) {
-      return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name} belongs to another Store")));
+      return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name} belongs to another Store")));
     }
     let linker = &mut self.linker;
-    store.shared.with(&env, |cx| linker.define(&cx, &module, &name, ext).map(|_| ()).map_err(|e| link_error(&env, &e)))
+    store.shared.with(env, |cx| linker.define(&cx, module, name, ext).map(|_| ()).map_err(|e| link_error(env, &e)))
+  }
+
+  /// Defines `module.name` as a wasm function of `store` (an export or funcref).
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.define>
+  #[napi(catch_unwind)]
+  pub fn define_func(&mut self, env: Env, store: &Store, module: String, name: String, func: Unknown) -> Result<()> {
+    let (f, owner) = wasm_func_of(&env, func.raw()).ok_or_else(|| {
+      throw(&env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name}: expected a wasm function"))
+    })?;
+    self.define_extern(&env, store, owner, &module, &name, Extern::Func(f))
+  }
+
+  /// Defines `module.name` as a Memory of `store`.
+  #[napi(catch_unwind)]
+  pub fn define_memory(&mut self, env: Env, store: &Store, module: String, name: String, memory: &Memory) -> Result<()> {
+    self.define_extern(&env, store, Rc::as_ptr(&memory.store), &module, &name, Extern::Memory(memory.memory))
+  }
+
+  /// Defines `module.name` as a Table of `store`.
+  #[napi(catch_unwind)]
+  pub fn define_table(&mut self, env: Env, store: &Store, module: String, name: String, table: &Table) -> Result<()> {
+    self.define_extern(&env, store, Rc::as_ptr(&table.store), &module, &name, Extern::Table(table.table))
+  }
+
+  /// Defines `module.name` as a Global of `store`.
+  #[napi(catch_unwind)]
+  pub fn define_global(&mut self, env: Env, store: &Store, module: String, name: String, global: &Global) -> Result<()> {
+    self.define_extern(&env, store, Rc::as_ptr(&global.store), &module, &name, Extern::Global(global.global))
   }
 
   /// Defines every export of `instance` under the module name `name`.

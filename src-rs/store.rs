@@ -272,6 +272,38 @@ impl Store {
     self.shared.is_disposed()
   }
 
+  /// Sets the fuel left (engines made with `consumeFuel`).
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_fuel>
+  #[napi(catch_unwind)]
+  pub fn set_fuel(&self, env: Env, fuel: BigInt) -> Result<()> {
+    let (_, v, _) = fuel.get_u64();
+    self.shared.with(&env, |mut cx| {
+      cx.set_fuel(v).map_err(|e| throw(&env, Kind::Error, error::CONFIG, &format!("{}; create the Engine with {{ consumeFuel: true }}", error::chain(&e))))
+    })
+  }
+
+  /// The fuel left.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.get_fuel>
+  #[napi(catch_unwind)]
+  pub fn get_fuel(&self, env: Env) -> Result<BigInt> {
+    self.shared.with(&env, |cx| {
+      cx.get_fuel()
+        .map(BigInt::from)
+        .map_err(|e| throw(&env, Kind::Error, error::CONFIG, &format!("{}; create the Engine with {{ consumeFuel: true }}", error::chain(&e))))
+    })
+  }
+
+  /// Wasm in this store traps with `interrupt` once the engine's epoch has
+  /// advanced `ticks` times from now (engines made with `epochInterruption`).
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_epoch_deadline>
+  #[napi(catch_unwind)]
+  pub fn set_epoch_deadline(&self, env: Env, ticks: f64) -> Result<()> {
+    self.shared.with(&env, |mut cx| {
+      cx.set_epoch_deadline(ticks.max(0.0) as u64);
+      Ok(())
+    })
+  }
+
   /// Runs a garbage collection of the store's GC heap (externrefs that wasm
   /// dropped are released to JavaScript).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.gc>

@@ -24,6 +24,9 @@ pub(crate) struct JsRef {
   r: sys::napi_ref,
   env: sys::napi_env,
   thread: ThreadId,
+  /// The value is a primitive, kept as property `v` of a holder object
+  /// (Node 20's `napi_create_reference` takes objects and functions only).
+  boxed: bool,
 }
 
 // SAFETY: the reference is only read or deleted on `thread`, the thread of its
@@ -34,17 +37,33 @@ unsafe impl Sync for JsRef {}
 
 impl JsRef {
   pub(crate) fn new(env: sys::napi_env, value: sys::napi_value) -> Option<JsRef> {
+    let t = type_of(env, value);
+    let boxed = !matches!(t, sys::ValueType::napi_object | sys::ValueType::napi_function);
+    let mut target = value;
     let mut r = ptr::null_mut();
-    // SAFETY: `value` belongs to the current call on `env`'s thread.
-    (unsafe { sys::napi_create_reference(env, value, 1, &mut r) } == sys::Status::napi_ok)
-      .then(|| JsRef { r, env, thread: std::thread::current().id() })
+    // SAFETY: `value` belongs to the current call on `env`'s thread; the holder
+    // object is made on the same env.
+    unsafe {
+      if boxed {
+        sys::napi_create_object(env, &mut target);
+        sys::napi_set_named_property(env, target, c"v".as_ptr(), value);
+      }
+      (sys::napi_create_reference(env, target, 1, &mut r) == sys::Status::napi_ok)
+        .then(|| JsRef { r, env, thread: std::thread::current().id(), boxed })
+    }
   }
 
   fn get(&self) -> sys::napi_value {
     let mut v = ptr::null_mut();
     if self.thread == std::thread::current().id() {
       // SAFETY: our reference, read on its environment's thread.
-      unsafe { sys::napi_get_reference_value(self.env, self.r, &mut v) };
+      unsafe {
+        sys::napi_get_reference_value(self.env, self.r, &mut v);
+        if self.boxed && !v.is_null() {
+          let holder = v;
+          sys::napi_get_named_property(self.env, holder, c"v".as_ptr(), &mut v);
+        }
+      }
     }
     v
   }
@@ -171,12 +190,10 @@ fn to_u128(env: &Env, value: sys::napi_value, t: sys::napi_valuetype) -> Option<
   let raw = env.raw();
   if t == sys::ValueType::napi_bigint {
     let mut sign = 0;
-    let mut count = 0usize;
-    // SAFETY: `value` is a BigInt; first ask for the word count.
-    unsafe { sys::napi_get_value_bigint_words(raw, value, &mut sign, &mut count, ptr::null_mut()) };
     let mut words = [0u64; 2];
-    let mut n = count.min(2);
-    // SAFETY: `words` has room for `n` words.
+    let mut n = 2usize;
+    // SAFETY: `value` is a BigInt; `words` has room for `n` words (napi copies
+    // at most that many, the low ones, so wider values wrap to 128 bits).
     unsafe { sys::napi_get_value_bigint_words(raw, value, &mut sign, &mut n, words.as_mut_ptr()) };
     let v = u128::from(words[0]) | (u128::from(words[1]) << 64);
     return Some(if sign != 0 { v.wrapping_neg() } else { v });
@@ -199,6 +216,27 @@ fn to_u128(env: &Env, value: sys::napi_value, t: sys::napi_valuetype) -> Option<
   Some(u128::from_le_bytes(bytes))
 }
 
+/// Makes a JavaScript number. `napi_create_double` canonicalises NaN, losing
+/// a payload that V8's own wasm would show; an element read from a
+/// Float64Array keeps it, so NaNs (rare) take that way.
+unsafe fn number(env: sys::napi_env, d: f64, out: &mut sys::napi_value) -> sys::napi_status {
+  if !d.is_nan() {
+    // SAFETY: the caller's live env.
+    return unsafe { sys::napi_create_double(env, d, out) };
+  }
+  // SAFETY: an 8-byte ArrayBuffer made here, written through the data pointer
+  // napi returns for it, viewed as one f64.
+  unsafe {
+    let mut data = ptr::null_mut();
+    let mut ab = ptr::null_mut();
+    let mut view = ptr::null_mut();
+    sys::napi_create_arraybuffer(env, 8, &mut data, &mut ab);
+    ptr::write_unaligned(data as *mut u64, d.to_bits());
+    sys::napi_create_typedarray(env, sys::TypedarrayType::float64_array, 1, ab, 0, &mut view);
+    sys::napi_get_element(env, view, 0, out)
+  }
+}
+
 /// Converts a wasm value to JavaScript.
 pub(crate) fn from_val(
   env: &Env,
@@ -213,8 +251,8 @@ pub(crate) fn from_val(
     match v {
       Val::I32(i) => sys::napi_create_int32(raw, *i, &mut out),
       Val::I64(i) => sys::napi_create_bigint_int64(raw, *i, &mut out),
-      Val::F32(bits) => sys::napi_create_double(raw, f64::from(f32::from_bits(*bits)), &mut out),
-      Val::F64(bits) => sys::napi_create_double(raw, f64::from_bits(*bits), &mut out),
+      Val::F32(bits) => number(raw, f64::from(f32::from_bits(*bits)), &mut out),
+      Val::F64(bits) => number(raw, f64::from_bits(*bits), &mut out),
       Val::V128(x) => {
         let x = x.as_u128();
         let words = [x as u64, (x >> 64) as u64];

@@ -44,6 +44,10 @@ export interface EngineOptions {
   parallelCompilation?: boolean
   /** Emit native unwind info (default `true`). */
   nativeUnwindInfo?: boolean
+  /** Count fuel; `store.setFuel(n)` then bounds how much wasm runs (trap `out_of_fuel`). */
+  consumeFuel?: boolean
+  /** Epoch deadlines: `store.setEpochDeadline(n)` + `engine.incrementEpoch()` (trap `interrupt`). */
+  epochInterruption?: boolean
 }
 
 type Bytes = ArrayBufferView | ArrayBuffer
@@ -328,10 +332,18 @@ function defineImport(linker: native.Linker, store: Store, imp: native.ImportTyp
   }
   if ((typeof value === 'number' || typeof value === 'bigint') && imp.kind === 'global') {
     const g = new native.Global(store, { value: imp.value!, mutable: imp.mutable }, value)
-    linker.define(store, imp.module, imp.name, g)
+    linker.defineGlobal(store, imp.module, imp.name, g)
     return
   }
-  linker.define(store, imp.module, imp.name, value)
+  defineItem(linker, store, imp.module, imp.name, value)
+}
+
+function defineItem(linker: native.Linker, store: Store, module: string, name: string, item: unknown): void {
+  if (item instanceof native.Memory) linker.defineMemory(store, module, name, item)
+  else if (item instanceof native.Table) linker.defineTable(store, module, name, item)
+  else if (item instanceof native.Global) linker.defineGlobal(store, module, name, item)
+  else if (native.isWasmFunction(item)) linker.defineFunc(store, module, name, item)
+  else throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${module}.${name}: expected a wasm function, Memory, Table or Global`)
 }
 
 export interface FuncOptions {
@@ -351,6 +363,11 @@ export class Linker extends native.Linker {
     const e = engineOf(engine)
     super(e)
     this.engine = e
+  }
+
+  /** Defines `module.name` as a wasm function, Memory, Table or Global of `store`. */
+  define(store: Store, module: string, name: string, item: unknown): void {
+    defineItem(this as unknown as native.Linker, store, module, name, item)
   }
 
   /** Defines every export of `instance` under the module name `name`. */

@@ -1,0 +1,343 @@
+// The embedding API of the second milestone: linker, host functions, values,
+// memories, tables, globals, traps, and robustness under load.
+import test from 'ava'
+import {
+  Engine, Module, Store, Instance, Linker, Memory, Table, Global, WasmTrap, stats,
+} from '../index.mjs'
+import { gcUntil, settle } from './helpers.mjs'
+
+const HOST_WAT = `(module
+  (import "env" "add1" (func $add1 (param i32) (result i32)))
+  (import "env" "reenter" (func $reenter (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "hi there")
+  (func (export "callAdd1") (param i32) (result i32) local.get 0 call $add1)
+  (func (export "callReenter") (param i32) (result i32) local.get 0 call $reenter)
+  (func (export "double") (param i32) (result i32) local.get 0 i32.const 2 i32.mul)
+  (func (export "loop") (param i32) (result i32) (local i32)
+    (block (loop
+      (br_if 1 (i32.eqz (local.get 0)))
+      (local.set 1 (call $add1 (local.get 1)))
+      (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+      (br 0)))
+    local.get 1))`
+
+test('a plain import object works, as in WebAssembly.instantiate', (t) => {
+  const m = new Module(HOST_WAT)
+  const inst = new Instance(new Store(), m, { env: { add1: (x) => x + 1, reenter: (x) => x } })
+  t.is(inst.exports.callAdd1(41), 42)
+  t.is(inst.exports.loop(1000), 1000)
+})
+
+test('host functions may call back into the same store (re-entrancy)', (t) => {
+  let x
+  x = new Instance(new Store(), new Module(HOST_WAT), {
+    env: { add1: (v) => v + 1, reenter: (v) => (v > 0 ? x.callReenter(v - 1) + x.double(1) : 0) },
+  }).exports
+  t.is(x.callReenter(5), 10, 'five nested wasm->JS->wasm round trips')
+})
+
+test('a caller gives the host function the calling instance\'s memory', (t) => {
+  const store = new Store()
+  const linker = new Linker()
+  let seen
+  linker.func('env', 'add1', { params: ['i32'], results: ['i32'] }, (caller, v) => {
+    seen = Buffer.from(caller.getExport('memory').buffer, 0, 8).toString()
+    return v + 1
+  }, { caller: true })
+  linker.func('env', 'reenter', { params: ['i32'], results: ['i32'] }, (v) => v)
+  const inst = linker.instantiate(store, new Module(HOST_WAT))
+  t.is(inst.exports.callAdd1(1), 2)
+  t.is(seen, 'hi there')
+  let kept
+  linker.allowShadowing(true)
+  linker.func('env', 'add1', { params: ['i32'], results: ['i32'] }, (caller) => ((kept = caller), 0), { caller: true })
+  linker.instantiate(store, new Module(HOST_WAT)).exports.callAdd1(0)
+  t.throws(() => kept.getExport('memory'), { message: /only valid during the host call/ })
+})
+
+test('a JS exception crosses three levels of wasm->JS->wasm->JS intact', (t) => {
+  const thrown = new RangeError('deep')
+  thrown.extra = 7
+  let x
+  x = new Instance(new Store(), new Module(HOST_WAT), {
+    env: {
+      add1: () => { throw thrown },
+      reenter: (level) => (level === 0 ? x.callAdd1(0) : x.callReenter(level - 1)),
+    },
+  }).exports
+  const caught = t.throws(() => x.callReenter(2))
+  t.is(caught, thrown, 'the very same object')
+  t.is(caught.extra, 7)
+  t.true(Array.isArray(caught.wasmBacktrace) && caught.wasmBacktrace.length > 0, 'wasm frames attached')
+  t.is(x.double(4), 8, 'the store is usable afterwards')
+})
+
+test('a host function returning the wrong type is a clear error', (t) => {
+  const x = new Instance(new Store(), new Module(HOST_WAT), { env: { add1: () => 'nope', reenter: (v) => v } }).exports
+  const err = t.throws(() => x.callAdd1(1), { instanceOf: TypeError })
+  t.regex(err.message, /env\.add1 must be a number for a wasm i32/)
+  const multi = new Module(`(module (import "env" "two" (func $two (result i32 i64)))
+    (func (export "f") (result i32 i64) call $two))`)
+  const y = new Instance(new Store(), multi, { env: { two: () => [1, 2n] } }).exports
+  t.deepEqual(y.f(), [1, 2n])
+  const z = new Instance(new Store(), multi, { env: { two: () => 1 } }).exports
+  t.throws(() => z.f(), { code: 'ERR_WASMTIME_HOST', message: /array of 2 values/ })
+})
+
+test('v128, externref, funcref and multi-value cross the boundary', (t) => {
+  const m = new Module(`(module
+    (table $t (export "table") 2 funcref)
+    (elem (i32.const 0) $inc)
+    (global $g (export "held") (mut externref) (ref.null extern))
+    (func $inc (export "inc") (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+    (func (export "v128id") (param v128) (result v128) local.get 0)
+    (func (export "v128add") (param v128 v128) (result v128) local.get 0 local.get 1 i64x2.add)
+    (func (export "externid") (param externref) (result externref) local.get 0)
+    (func (export "hold") (param externref) local.get 0 global.set $g)
+    (func (export "getf") (param i32) (result funcref) local.get 0 table.get $t)
+    (func (export "callf") (param funcref i32) (result i32)
+      (table.set $t (i32.const 1) (local.get 0))
+      (call_indirect $t (param i32) (result i32) (local.get 1) (i32.const 1)))
+    (func (export "isnull") (param externref) (result i32) local.get 0 ref.is_null)
+    (func (export "divmod") (param i32 i32) (result i32 i32) (i32.div_u (local.get 0) (local.get 1)) (i32.rem_u (local.get 0) (local.get 1))))`)
+  const x = new Instance(new Store(), m).exports
+  const big = (1n << 127n) | 0x1234n
+  t.is(x.v128id(big), big)
+  t.is(x.v128add((1n << 64n) | 1n, (2n << 64n) | 2n), (3n << 64n) | 3n)
+  t.is(x.v128id(Uint8Array.from({ length: 16 }, (_, i) => i)), 0x0f0e0d0c0b0a09080706050403020100n)
+  const obj = { hello: 'world' }
+  t.is(x.externid(obj), obj, 'the same object comes back')
+  t.is(x.externid('a string'), 'a string')
+  t.is(x.externid(null), null)
+  t.is(x.isnull(null), 1)
+  t.is(x.isnull(undefined), 1)
+  t.is(x.isnull(0), 0, 'any non-null value, 0 included, is a reference')
+  x.hold(obj)
+  t.is(x.held.value, obj)
+  const f = x.getf(0)
+  t.is(typeof f, 'function')
+  t.is(f(41), 42, 'a funcref comes out callable')
+  t.is(x.callf(x.inc, 9), 10, 'and an exported function goes in as a funcref')
+  t.throws(() => x.callf(() => 1, 0), { instanceOf: TypeError, message: /wasm function/ })
+  t.deepEqual(x.divmod(17, 5), [3, 2])
+})
+
+test('NaN payloads survive where JavaScript can see them', (t) => {
+  const x = new Instance(new Store(), new Module(`(module
+    (func (export "nan") (result f64) i64.const 0x7ff8000000000123 f64.reinterpret_i64)
+    (func (export "bits") (param f64) (result i64) local.get 0 i64.reinterpret_f64))`)).exports
+  const n = x.nan()
+  t.true(Number.isNaN(n))
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, n)
+  t.is(view.getBigUint64(0), 0x7ff8000000000123n, 'the payload reached JavaScript')
+  t.is(x.bits(n), 0x7ff8000000000123n, 'and went back into wasm unchanged')
+})
+
+test('memories: buffer identity, growth, host-created and imported, 64-bit', (t) => {
+  const store = new Store()
+  const mem = new Memory(store, { minimum: 1, maximum: 4 })
+  t.deepEqual(mem.type, { kind: 'memory', minimum: 1, maximum: 4, shared: false, memory64: false })
+  const m = new Module(`(module (import "env" "mem" (memory 1))
+    (func (export "peek") (param i32) (result i32) local.get 0 i32.load8_u)
+    (func (export "grow") (param i32) (result i32) local.get 0 memory.grow))`)
+  const x = new Instance(store, m, { env: { mem } }).exports
+  const b1 = mem.buffer
+  t.is(mem.buffer, b1, 'the same ArrayBuffer until the memory grows')
+  new Uint8Array(b1)[10] = 77
+  t.is(x.peek(10), 77, 'JavaScript writes are seen by the importing instance')
+  t.is(x.grow(1), 1, 'wasm grows it')
+  const b2 = mem.buffer
+  t.not(b2, b1)
+  t.is(b2.byteLength, 2 * 65536)
+  t.is(new Uint8Array(b2)[10], 77)
+  t.is(x.grow(10), -1, 'growth past the maximum fails in wasm')
+  t.throws(() => mem.grow(10), { instanceOf: RangeError })
+  t.is(mem.pageSize, 65536)
+  const m64 = new Instance(new Store(), new Module(`(module (memory (export "m") i64 1)
+    (func (export "store") (param i64 i32) local.get 0 local.get 1 i32.store8)
+    (func (export "load") (param i64) (result i32) local.get 0 i32.load8_u))`)).exports
+  m64.store(100n, 5)
+  t.is(m64.load(100n), 5)
+  t.true(m64.m.type.memory64)
+  t.is(m64.m.read(100, 1)[0], 5)
+})
+
+test('tables: get, set, grow, size, with funcrefs and externrefs', (t) => {
+  const store = new Store()
+  const x = new Instance(store, new Module(`(module (table (export "t") 2 10 funcref)
+    (func (export "f") (result i32) i32.const 7))`)).exports
+  t.is(x.t.size(), 2)
+  t.is(x.t.get(0), null)
+  x.t.set(1, x.f)
+  t.is(x.t.get(1)(), 7)
+  t.is(x.t.grow(3, x.f), 2)
+  t.is(x.t.size(), 5)
+  t.is(x.t.get(4)(), 7)
+  t.throws(() => x.t.get(99), { instanceOf: RangeError })
+  t.throws(() => x.t.grow(100), { instanceOf: RangeError })
+  const ext = new Table(store, { element: 'externref', minimum: 2 }, 'init')
+  t.is(ext.get(1), 'init')
+  const o = {}
+  ext.set(0, o)
+  t.is(ext.get(0), o)
+  t.deepEqual(ext.type, { kind: 'table', minimum: 2, element: 'externref' })
+})
+
+test('globals: value get and set, honouring mutability', (t) => {
+  const store = new Store()
+  const g = new Global(store, { value: 'i64', mutable: true }, 5n)
+  const c = new Global(store, { value: 'f32' }, 1.5)
+  const x = new Instance(store, new Module(`(module
+    (import "env" "g" (global $g (mut i64))) (import "env" "c" (global $c f32))
+    (global (export "mine") (mut i32) (i32.const 3))
+    (func (export "bump") global.get $g i64.const 1 i64.add global.set $g)
+    (func (export "c") (result f32) global.get $c))`), { env: { g, c } }).exports
+  x.bump()
+  t.is(g.value, 6n, 'wasm writes are seen by JavaScript')
+  g.value = 100n
+  x.bump()
+  t.is(g.value, 101n)
+  t.is(x.c(), 1.5)
+  t.throws(() => { c.value = 2 }, { instanceOf: TypeError, message: /immutable/ })
+  t.throws(() => { g.value = 'x' }, { instanceOf: TypeError })
+  t.deepEqual(x.mine.type, { kind: 'global', value: 'i32', mutable: true })
+  x.mine.value = 9
+  t.is(x.mine.value, 9)
+  const n = new Instance(store, new Module('(module (import "env" "n" (global i32)) (func (export "n") (result i32) global.get 0))'), { env: { n: 42 } })
+  t.is(n.exports.n(), 42, 'a number is accepted for a global import, as in Node')
+})
+
+test('traps are WasmTraps with a stable trapCode and a wasm backtrace', (t) => {
+  const x = new Instance(new Store(), new Module(`(module
+    (type $t (func (result i32)))
+    (table 1 funcref) (elem (i32.const 0) $other)
+    (func $other (param i32) local.get 0 drop)
+    (func $boom (export "boom") unreachable)
+    (func $outer (export "outer") call $boom)
+    (func (export "div") (param i32) (result i32) i32.const 1 local.get 0 i32.div_s)
+    (func (export "overflow") (result i32) i32.const 0x80000000 i32.const -1 i32.div_s)
+    (func (export "indirect") (result i32) i32.const 0 call_indirect (type $t))
+    (func $rec (export "rec") (param i32) (result i32) local.get 0 call $rec))`)).exports
+  const e = t.throws(() => x.outer(), { instanceOf: WasmTrap })
+  t.true(e instanceof Error)
+  t.is(e.code, 'ERR_WASMTIME_TRAP')
+  t.is(e.trapCode, 'unreachable')
+  t.deepEqual(e.wasmBacktrace.map((f) => f.funcName), ['boom', 'outer'])
+  t.true(e.wasmBacktrace.every((f) => typeof f.funcIndex === 'number' && typeof f.offset === 'number'))
+  t.regex(e.message, /unreachable/)
+  t.regex(e.message, /boom/)
+  t.is(t.throws(() => x.div(0)).trapCode, 'integer_divide_by_zero')
+  t.is(t.throws(() => x.overflow()).trapCode, 'integer_overflow')
+  t.is(t.throws(() => x.indirect()).trapCode, 'indirect_call_type_mismatch')
+  t.is(t.throws(() => x.rec(0)).trapCode, 'stack_overflow')
+})
+
+test('fuel and epoch deadlines stop runaway wasm with out_of_fuel and interrupt', (t) => {
+  const spin = '(module (func (export "spin") (loop (br 0))))'
+  const fuelEngine = new Engine({ consumeFuel: true })
+  const fs = new Store(fuelEngine)
+  fs.setFuel(10000n)
+  const e1 = t.throws(() => new Instance(fs, new Module(spin, fuelEngine)).exports.spin(), { instanceOf: WasmTrap })
+  t.is(e1.trapCode, 'out_of_fuel')
+  t.is(fs.getFuel(), 0n)
+  const epochEngine = new Engine({ epochInterruption: true })
+  const es = new Store(epochEngine)
+  es.setEpochDeadline(1)
+  const x = new Instance(es, new Module(spin, epochEngine)).exports
+  epochEngine.incrementEpoch()
+  t.is(t.throws(() => x.spin(), { instanceOf: WasmTrap }).trapCode, 'interrupt')
+})
+
+test('store limits cap memory growth', (t) => {
+  const store = new Store(undefined, { memorySize: 2 * 65536 })
+  const x = new Instance(store, new Module('(module (memory (export "m") 1) (func (export "grow") (param i32) (result i32) local.get 0 memory.grow))')).exports
+  t.is(x.grow(1), 1)
+  t.is(x.grow(1), -1, 'the third page is refused')
+})
+
+test('linking: defineInstance, define, instantiatePre, unknown imports as traps', (t) => {
+  const store = new Store()
+  const linker = new Linker()
+  const lib = linker.instantiate(store, new Module('(module (func (export "seven") (result i32) i32.const 7) (memory (export "mem") 1))'))
+  linker.defineInstance(store, 'lib', lib)
+  const user = new Module('(module (import "lib" "seven" (func $s (result i32))) (import "lib" "mem" (memory 1)) (func (export "f") (result i32) call $s))')
+  t.is(linker.instantiate(store, user).exports.f(), 7)
+  const other = new Linker()
+  other.define(store, 'lib', 'seven', lib.exports.seven)
+  other.define(store, 'lib', 'mem', lib.exports.mem)
+  const pre = other.instantiatePre(user)
+  for (let i = 0; i < 5; i++) t.is(pre.instantiate(store).exports.f(), 7)
+  t.throws(() => other.define(new Store(), 'x', 'y', lib.exports.seven), { message: /another Store/ })
+  t.throws(() => linker.define(store, 'lib', 'seven', lib.exports.seven), { code: 'ERR_WASMTIME_LINK' }, 'no shadowing by default')
+  const traps = new Linker()
+  traps.defineUnknownImportsAsTraps(user)
+  const err = t.throws(() => traps.instantiate(store, user))
+  t.regex(err.message, /memory|mem/, 'memories cannot be traps')
+})
+
+test('calling into a disposed store is a clear error; wrong arguments are TypeErrors', (t) => {
+  const store = new Store()
+  const x = new Instance(store, new Module(HOST_WAT), { env: { add1: (v) => v, reenter: (v) => v } }).exports
+  t.throws(() => x.double(), { instanceOf: TypeError })
+  t.throws(() => x.double(1, 2), { instanceOf: TypeError })
+  t.throws(() => x.double({}), { instanceOf: TypeError })
+  t.throws(() => x.double(1n), { instanceOf: TypeError })
+  store.dispose()
+  t.throws(() => x.double(1), { code: 'ERR_WASMTIME_STORE_DISPOSED', message: /disposed/ })
+  t.throws(() => x.memory.buffer, { code: 'ERR_WASMTIME_STORE_DISPOSED' })
+})
+
+test.serial('100k host calls and 100k traps: no leak, no crash', async (t) => {
+  const x = new Instance(new Store(), new Module(`(module
+    (import "env" "add1" (func $add1 (param i32) (result i32)))
+    (func (export "loop") (param i32) (result i32) (local i32)
+      (block (loop (br_if 1 (i32.eqz (local.get 0)))
+        (local.set 1 (call $add1 (local.get 1)))
+        (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br 0)))
+      local.get 1)
+    (func (export "trap") unreachable))`), { env: { add1: (v) => v + 1 } }).exports
+  const round = () => {
+    t.is(x.loop(100_000), 100_000)
+    let traps = 0
+    for (let i = 0; i < 100_000; i++) {
+      try {
+        x.trap()
+      } catch (e) {
+        if (e.trapCode === 'unreachable') traps++
+      }
+    }
+    t.is(traps, 100_000)
+  }
+  round()
+  await settle()
+  const before = process.memoryUsage.rss()
+  round()
+  round()
+  await settle()
+  const after = process.memoryUsage.rss()
+  t.true(after < before * 1.1, `RSS ${before} -> ${after}`)
+})
+
+test.serial('externrefs that wasm drops are released to the JS garbage collector', async (t) => {
+  const store = new Store()
+  const x = new Instance(store, new Module(`(module (table $t (export "t") 1000 externref)
+    (func (export "put") (param i32 externref) local.get 0 local.get 1 table.set $t)
+    (func (export "clear") (param i32) local.get 0 ref.null extern table.set $t))`)).exports
+  let collected = 0
+  const registry = new FinalizationRegistry(() => collected++)
+  ;(() => {
+    for (let i = 0; i < 1000; i++) {
+      const o = { i }
+      registry.register(o, i)
+      x.put(i, o)
+    }
+  })()
+  await settle()
+  t.is(collected, 0, 'held by wasm, nothing is collected')
+  t.is(x.t.get(500).i, 500)
+  for (let i = 0; i < 1000; i++) x.clear(i)
+  store.gc()
+  t.true(await gcUntil(() => collected === 1000), `collected ${collected} of 1000`)
+})
