@@ -397,6 +397,13 @@ export interface EngineOptions {
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.epoch_interruption>
    */
   epochInterruption?: boolean
+  /**
+   * Cranelift ISA features to compile for, e.g. `['has_avx', 'has_bmi1']`.
+   * Artifacts made with them load only on hosts that have them all; cross
+   * targets otherwise get the target's baseline.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.cranelift_flag_enable>
+   */
+  cpuFeatures?: Array<string>
 }
 
 /** `{ name, ...type }` of one export. */

@@ -31,6 +31,11 @@ pub struct EngineOptions {
   /// store's deadline traps with `interrupt`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.epoch_interruption>
   pub epoch_interruption: Option<bool>,
+  /// Cranelift ISA features to compile for, e.g. `['has_avx', 'has_bmi1']`.
+  /// Artifacts made with them load only on hosts that have them all; cross
+  /// targets otherwise get the target's baseline.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.cranelift_flag_enable>
+  pub cpu_features: Option<Vec<String>>,
 }
 
 /// A compilation environment. Modules, stores and instances belong to one.
@@ -78,6 +83,18 @@ impl Engine {
     }
     if let Some(e) = options.epoch_interruption {
       config.epoch_interruption(e);
+    }
+    for feature in options.cpu_features.iter().flatten() {
+      if !feature.starts_with("has_") {
+        return Err(format!("cpu feature '{feature}' is not an ISA feature name (they start with 'has_', e.g. 'has_avx2')"));
+      }
+      // SAFETY: only ISA feature flags (`has_*`) are accepted. Code compiled
+      // with features the running CPU lacks is never loaded: wasmtime checks
+      // every artifact's ISA flags against the host before loading it, and an
+      // engine whose own host lacks them fails to build.
+      unsafe {
+        config.cranelift_flag_enable(feature);
+      }
     }
     let engine = wasmtime::Engine::new(&config).map_err(|e| error::chain(&e))?;
     Ok(Engine { engine, pulley, target })

@@ -17,7 +17,7 @@ use napi::sys;
 use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
-use wasmtime::{AsContextMut, RootScope, Val, ValType};
+use wasmtime::{AsContextMut, RootScope, Val, ValRaw, ValType};
 
 /// What a JavaScript function made for a wasm function carries.
 pub(crate) struct FuncData {
@@ -25,6 +25,15 @@ pub(crate) struct FuncData {
   func: wasmtime::Func,
   params: Vec<ValType>,
   results: Vec<ValType>,
+  /// Every parameter and result is i32, i64, f32 or f64, and there are at most
+  /// `NUMERIC_SLOTS` of either: calls take the fast path (`call_numeric`).
+  numeric: bool,
+}
+
+const NUMERIC_SLOTS: usize = 16;
+
+fn is_numeric(t: &ValType) -> bool {
+  matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64)
 }
 
 /// Marks function objects made here, so `napi_unwrap` is only ever applied to
@@ -58,7 +67,8 @@ pub(crate) fn js_function(
     Ok(arr)
   };
   let (js_params, js_results) = (names(&params)?, names(&results)?);
-  let data = Box::into_raw(Box::new(FuncData { store, func, params, results }));
+  let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
+  let data = Box::into_raw(Box::new(FuncData { store, func, params, results, numeric }));
   let mut f = ptr::null_mut();
   // SAFETY: `data` is a live box; it is freed by `finalize_func_data` when the
   // function object is collected (napi_wrap below), never before: the
@@ -141,7 +151,98 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
     unsafe { sys::napi_get_cb_info(env, info, &mut n, heap.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) };
     &heap[..]
   };
+  if fd.numeric && args.len() == fd.params.len() {
+    return call_numeric(&e, fd, args);
+  }
   call_func(&e, &fd.store, fd.func, &fd.params, &fd.results, args)
+}
+
+/// The hot path for functions of numbers only: one napi call per argument and
+/// result, no allocation, no root scope, and `call_unchecked` on a stack array.
+fn call_numeric(env: &Env, fd: &FuncData, args: &[sys::napi_value]) -> Result<sys::napi_value> {
+  let raw = env.raw();
+  let mut slots = [ValRaw::i32(0); NUMERIC_SLOTS];
+  for (i, (a, ty)) in args.iter().zip(&fd.params).enumerate() {
+    slots[i] = match numeric_arg(raw, *a, ty) {
+      Some(v) => v,
+      // Let the general conversion say precisely what was wrong.
+      None => {
+        return fd.store.with(env, |mut cx| to_val(env, &mut cx, *a, ty, &|| format!("argument {i}")).map(|_| ptr::null_mut()))
+      }
+    };
+  }
+  let n = fd.params.len().max(fd.results.len());
+  let func = fd.func;
+  fd.store.with(env, |mut cx| {
+    // SAFETY: `slots` holds `n` >= params and >= results values; the first
+    // `params.len()` were written with exactly the parameter types (checked
+    // by `numeric_arg` against the function's own type), and there are no
+    // references among them. This is not a call from within an async call.
+    let r = unsafe { func.call_unchecked(&mut cx, &mut slots[..n] as *mut [ValRaw]) };
+    r.map_err(|e| trap::throw_call_error(env, &mut cx, &e))
+  })?;
+  let mut out = ptr::null_mut();
+  match fd.results.len() {
+    // SAFETY: the current call's env.
+    0 => unsafe { sys::napi_get_undefined(raw, &mut out) },
+    1 => return numeric_result(env, &slots[0], &fd.results[0]),
+    k => {
+      // SAFETY: the current call's env; indices in range.
+      unsafe { sys::napi_create_array_with_length(raw, k, &mut out) };
+      for (i, ty) in fd.results.iter().enumerate() {
+        let v = numeric_result(env, &slots[i], ty)?;
+        // SAFETY: as above.
+        unsafe { sys::napi_set_element(raw, out, i as u32, v) };
+      }
+      sys::Status::napi_ok
+    }
+  };
+  Ok(out)
+}
+
+/// A JavaScript number (or BigInt, for i64) as a raw wasm value, or `None` if
+/// it has the wrong type.
+fn numeric_arg(env: sys::napi_env, v: sys::napi_value, ty: &ValType) -> Option<ValRaw> {
+  // SAFETY: `v` is an argument of the current call; each getter checks the
+  // value's type itself and fails without side effects on a mismatch.
+  unsafe {
+    match ty {
+      ValType::I32 => {
+        let mut x = 0i32;
+        (sys::napi_get_value_int32(env, v, &mut x) == sys::Status::napi_ok).then(|| ValRaw::i32(x))
+      }
+      ValType::F64 => {
+        let mut d = 0.0;
+        (sys::napi_get_value_double(env, v, &mut d) == sys::Status::napi_ok).then(|| ValRaw::f64(d.to_bits()))
+      }
+      ValType::F32 => {
+        let mut d = 0.0;
+        (sys::napi_get_value_double(env, v, &mut d) == sys::Status::napi_ok).then(|| ValRaw::f32((d as f32).to_bits()))
+      }
+      ValType::I64 => {
+        let (mut x, mut lossless) = (0i64, false);
+        if sys::napi_get_value_bigint_int64(env, v, &mut x, &mut lossless) == sys::Status::napi_ok {
+          return Some(ValRaw::i64(x));
+        }
+        let mut d = 0.0;
+        (sys::napi_get_value_double(env, v, &mut d) == sys::Status::napi_ok
+          && d.fract() == 0.0
+          && d.abs() <= 9_007_199_254_740_991.0)
+          .then(|| ValRaw::i64(d as i64))
+      }
+      _ => None,
+    }
+  }
+}
+
+fn numeric_result(env: &Env, v: &ValRaw, ty: &ValType) -> Result<sys::napi_value> {
+  let val = match ty {
+    ValType::I32 => Val::I32(v.get_i32()),
+    ValType::I64 => Val::I64(v.get_i64()),
+    ValType::F32 => Val::F32(v.get_f32()),
+    _ => Val::F64(v.get_f64()),
+  };
+  crate::val::number_or_bigint(env, &val)
 }
 
 /// Calls `func` with JavaScript arguments and converts its results: nothing is

@@ -237,6 +237,26 @@ unsafe fn number(env: sys::napi_env, d: f64, out: &mut sys::napi_value) -> sys::
   }
 }
 
+/// A number or BigInt for a numeric wasm value (no store needed).
+pub(crate) fn number_or_bigint(env: &Env, v: &Val) -> Result<sys::napi_value> {
+  let raw = env.raw();
+  let mut out = ptr::null_mut();
+  // SAFETY: creating primitives on the current call's env.
+  let status = unsafe {
+    match v {
+      Val::I32(i) => sys::napi_create_int32(raw, *i, &mut out),
+      Val::I64(i) => sys::napi_create_bigint_int64(raw, *i, &mut out),
+      Val::F32(bits) => number(raw, f64::from(f32::from_bits(*bits)), &mut out),
+      Val::F64(bits) => number(raw, f64::from_bits(*bits), &mut out),
+      _ => sys::Status::napi_invalid_arg,
+    }
+  };
+  if status != sys::Status::napi_ok {
+    return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a JavaScript number"));
+  }
+  Ok(out)
+}
+
 /// Converts a wasm value to JavaScript.
 pub(crate) fn from_val(
   env: &Env,

@@ -1,0 +1,78 @@
+// npm run bench (second part): call overheads across the JS/wasm boundary,
+// instantiation of a module with a large data segment, and yosys end to end.
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { Engine, Module, Store, Instance } from '../index.mjs'
+
+const require = createRequire(import.meta.url)
+const { noop } = require('../binding.js')
+const here = dirname(fileURLToPath(import.meta.url))
+const corpus = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const time = (f) => {
+  const t0 = process.hrtime.bigint()
+  f()
+  return Number(process.hrtime.bigint() - t0)
+}
+/** Median ns per iteration of `f(n)` over several rounds. */
+const perCall = (n, f, rounds = 7) => {
+  f(n / 10) // warm up
+  return median(Array.from({ length: rounds }, () => time(() => f(n)) / n))
+}
+
+// --- JS -> wasm
+const WAT = `(module
+  (import "env" "f" (func $f (param i32) (result i32)))
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (func (export "loop") (param i32) (result i32) (local i32)
+    (block (loop (br_if 1 (i32.eqz (local.get 0)))
+      (local.set 1 (call $f (local.get 1)))
+      (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br 0)))
+    local.get 1))`
+const env = { f: (x) => x + 1 }
+const ours = new Instance(new Store(), new Module(WAT), { env }).exports
+const N = 2_000_000
+const jsToWasm = perCall(N, (n) => { for (let i = 0; i < n; i++) ours.add(i, 1) })
+const floor = perCall(N, (n) => { for (let i = 0; i < n; i++) noop(i, 1) })
+const hostCall = perCall(N / 4, (n) => ours.loop(n))
+console.log('calls (ns per call, median of 7 rounds):')
+console.log(`  JS -> wasm add(i32, i32)      ${jsToWasm.toFixed(1)} ns   napi-rs no-op(i32, i32) ${floor.toFixed(1)} ns   ratio ${(jsToWasm / floor).toFixed(2)}x (target <= 1.5x)`)
+console.log(`  wasm -> JS host call          ${hostCall.toFixed(1)} ns   vs the napi-rs no-op floor ${(hostCall / floor).toFixed(2)}x (target <= 2x)`)
+
+// --- instantiation with a large data segment
+function dataModule(bytes) {
+  const leb = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b) } while (v); return o }
+  const pages = Math.ceil((bytes + 65536) / 65536)
+  const seg = [0x00, 0x41, 0x00, 0x0b, ...leb(bytes)] // active, memory 0, offset i32.const 0
+  const dataSection = [0x01, ...seg]
+  const head = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, ...leb(1 + leb(pages).length + 1), 1, 0, ...leb(pages), 7, 7, 1, 3, 0x6d, 0x65, 0x6d, 2, 0])
+  const payload = Buffer.alloc(bytes, 0xab)
+  const sectionLen = dataSection.length + bytes
+  return Buffer.concat([head, Buffer.from([11, ...leb(sectionLen), ...dataSection]), payload])
+}
+const DATA = 16 << 20
+const bin = dataModule(DATA)
+const ourModule = Module.deserializeRaw(Engine.default.precompileModule(bin))
+const v8Module = new WebAssembly.Module(bin)
+const store = new Store()
+const instOurs = median(Array.from({ length: 21 }, () => time(() => new Instance(store, ourModule)))) / 1e6
+const instV8 = median(Array.from({ length: 21 }, () => time(() => new WebAssembly.Instance(v8Module)))) / 1e6
+console.log(`instantiate a module with a ${DATA >> 20} MiB data segment (median of 21):`)
+console.log(`  new Instance ${instOurs.toFixed(3)} ms   new WebAssembly.Instance ${instV8.toFixed(3)} ms   ${(instV8 / instOurs).toFixed(1)}x faster (target >= 10x)`)
+
+// --- yosys end to end, fresh processes
+const artifact = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash(), 'yosys.cwasm')
+if (existsSync(artifact) && existsSync(join(corpus, 'tests.json'))) {
+  const runs = Number(process.env.BENCH_RUNS || 5)
+  const e2e = (how) => median(Array.from({ length: runs }, () => JSON.parse(execFileSync(process.execPath, ['--no-warnings', join(here, 'e2e-child.mjs'), how, corpus, artifact], { encoding: 'utf8' })).ms))
+  const a = e2e('ours')
+  const b = e2e('node-wasi')
+  console.log(`yosys-synth-noabc end to end (median of ${runs} fresh processes):`)
+  console.log(`  precompiled + deserializeRaw + run ${a.toFixed(0)} ms   node:wasi on the same bytes ${b.toFixed(0)} ms   ${(b / a).toFixed(1)}x faster (target >= 5x)`)
+} else {
+  console.log('yosys end to end: run the load bench first (it precompiles yosys) and npm run corpus')
+}
