@@ -18,6 +18,7 @@ export const {
   alignedBuffer,
   readPrecompiled,
   readPrecompiledSync,
+  inspectArtifact,
   stats,
   pageSize,
   wasmtimeVersion,

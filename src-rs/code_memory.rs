@@ -17,9 +17,58 @@ pub(crate) fn page_size() -> usize {
   // SAFETY: sysconf has no preconditions.
   #[cfg(unix)]
   let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
-  #[cfg(not(unix))]
+  #[cfg(windows)]
+  let size = {
+    // SAFETY: SYSTEM_INFO is plain data, valid when zeroed; GetSystemInfo
+    // fills the struct it is given.
+    let info = unsafe {
+      let mut info = std::mem::zeroed::<windows_sys::Win32::System::SystemInformation::SYSTEM_INFO>();
+      windows_sys::Win32::System::SystemInformation::GetSystemInfo(&mut info);
+      info
+    };
+    info.dwPageSize as usize
+  };
+  #[cfg(not(any(unix, windows)))]
   let size = 4096usize;
   if size.is_power_of_two() { size } else { 4096 }
+}
+
+/// Changes the protection of `len` bytes at `ptr`: read+exec, or read+write.
+///
+/// # Safety
+/// The range must be whole pages that the caller owns (see the callers).
+unsafe fn protect(ptr: *const u8, len: usize, exec: bool) -> std::io::Result<()> {
+  #[cfg(unix)]
+  {
+    let prot = if exec { libc::PROT_READ | libc::PROT_EXEC } else { libc::PROT_READ | libc::PROT_WRITE };
+    // SAFETY: the caller's contract.
+    if unsafe { libc::mprotect(ptr as *mut libc::c_void, len, prot) } != 0 {
+      return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+  }
+  #[cfg(windows)]
+  {
+    use windows_sys::Win32::System::Memory::{VirtualProtect, PAGE_EXECUTE_READ, PAGE_READWRITE};
+    let mut old = 0;
+    let prot = if exec { PAGE_EXECUTE_READ } else { PAGE_READWRITE };
+    // SAFETY: the caller's contract.
+    if unsafe { VirtualProtect(ptr as *const core::ffi::c_void, len, prot, &mut old) } == 0 {
+      return Err(std::io::Error::last_os_error());
+    }
+    if exec {
+      use windows_sys::Win32::System::Diagnostics::Debug::FlushInstructionCache;
+      use windows_sys::Win32::System::Threading::GetCurrentProcess;
+      // SAFETY: flushing the instruction cache for our own range.
+      unsafe { FlushInstructionCache(GetCurrentProcess(), ptr as *const core::ffi::c_void, len) };
+    }
+    Ok(())
+  }
+  #[cfg(not(any(unix, windows)))]
+  {
+    let _ = (ptr, len, exec);
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no page protection on this platform; use a Pulley engine"))
+  }
 }
 
 pub(crate) fn shared() -> Arc<dyn wasmtime::CustomCodeMemory> {
@@ -43,15 +92,9 @@ impl wasmtime::CustomCodeMemory for MprotectCodeMemory {
     // is page-padded inside the artifact, so no page outside the buffer is
     // touched. The buffer is pinned by `RawCode` until after wasmtime calls
     // `unpublish_executable`.
-    #[cfg(unix)]
-    unsafe {
-      if libc::mprotect(ptr as *mut libc::c_void, len, libc::PROT_READ | libc::PROT_EXEC) != 0 {
-        let err = std::io::Error::last_os_error();
-        wasmtime::bail!("mprotect(read+exec) of {len} bytes of code failed: {err}");
-      }
+    if let Err(err) = unsafe { protect(ptr, len, true) } {
+      wasmtime::bail!("making {len} bytes of code executable failed: {err}");
     }
-    #[cfg(not(unix))]
-    wasmtime::bail!("executable code memory is not implemented on this platform yet; use a Pulley engine");
     #[cfg(target_arch = "aarch64")]
     {
       // SAFETY: the range was just made executable and is valid for `len`.
@@ -60,7 +103,6 @@ impl wasmtime::CustomCodeMemory for MprotectCodeMemory {
       wasmtime_internal_jit_icache_coherence::pipeline_flush_mt()
         .map_err(|e| wasmtime::format_err!("pipeline flush failed: {e}"))?;
     }
-    #[allow(unreachable_code)]
     Ok(())
   }
 
@@ -73,10 +115,8 @@ impl wasmtime::CustomCodeMemory for MprotectCodeMemory {
     }
     // SAFETY: the same range that `publish_executable` made read+exec; wasmtime
     // guarantees no code runs from it any more. The bytes are still pinned.
-    #[cfg(unix)]
-    unsafe {
-      libc::mprotect(ptr as *mut libc::c_void, len, libc::PROT_READ | libc::PROT_WRITE);
-    }
+    // A failure is ignored: there is nothing better to do in a destructor.
+    let _ = unsafe { protect(ptr, len, false) };
     Ok(())
   }
 }

@@ -8,8 +8,15 @@
  */
 import { markAsUntransferable } from 'node:worker_threads'
 import * as fs from 'node:fs'
+import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
 import { codedError } from './errors'
+import { verifyDigest } from './artifact'
+
+export interface ReadOptions {
+  /** Check the bytes against `<path>.sha256` (written by `precompile --digest`) before returning them. */
+  verify?: boolean
+}
 
 const PAGE = native.pageSize()
 
@@ -32,7 +39,13 @@ export function toAligned(bytes: Uint8Array): Buffer {
 }
 
 /** Reads a precompiled artifact straight into an `alignedBuffer` (one read, no extra copy). */
-export function readPrecompiledSync(path: string): Buffer {
+export function readPrecompiledSync(path: string, options: ReadOptions = {}): Buffer {
+  const buf = readAlignedSync(path)
+  if (options.verify) verifyDigest(buf, path)
+  return buf
+}
+
+function readAlignedSync(path: string): Buffer {
   const fd = fs.openSync(path, 'r')
   try {
     const size = fs.fstatSync(fd).size
@@ -50,7 +63,13 @@ export function readPrecompiledSync(path: string): Buffer {
 }
 
 /** Async `readPrecompiledSync`. */
-export async function readPrecompiled(path: string): Promise<Buffer> {
+export async function readPrecompiled(path: string, options: ReadOptions = {}): Promise<Buffer> {
+  const buf = await readAligned(path)
+  if (options.verify) verifyDigest(buf, path)
+  return buf
+}
+
+async function readAligned(path: string): Promise<Buffer> {
   const handle = await fs.promises.open(path, 'r')
   try {
     const size = (await handle.stat()).size

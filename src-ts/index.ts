@@ -7,11 +7,15 @@
  * shapes Node users know from `WebAssembly` (`instance.exports.f(1, 2)`,
  * `memory.buffer`).
  */
+import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
 import { alignedBuffer, pin, readPrecompiled, readPrecompiledSync, toAligned } from './buffers'
 import { codedError } from './errors'
 
 export { alignedBuffer, readPrecompiled, readPrecompiledSync }
+export type { ReadOptions } from './buffers'
+export { inspectArtifact } from './artifact'
+export type { ArtifactInfo } from './artifact'
 export type { ErrorCode, WasmtimeError } from './errors'
 
 /** A wasm linear memory (`new Memory(store, { minimum, maximum? })`). */
@@ -48,6 +52,8 @@ export interface EngineOptions {
   consumeFuel?: boolean
   /** Epoch deadlines: `store.setEpochDeadline(n)` + `engine.incrementEpoch()` (trap `interrupt`). */
   epochInterruption?: boolean
+  /** ISA features to compile for (`['has_avx2', ...]`); cross targets default to the baseline. */
+  cpuFeatures?: string[]
 }
 
 type Bytes = ArrayBufferView | ArrayBuffer
