@@ -6,6 +6,7 @@ import { cpus, totalmem, homedir, release } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Engine, wasmtimeVersion } from '../index.mjs'
+import { renderChart } from './chart.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const corpus = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
@@ -72,6 +73,7 @@ for (const id of ids) {
   }
   console.log(`  deserializeRaw RSS added: ${((100 * Math.max(0, r.deserializeRaw.rssAdded)) / r.artifactBytes).toFixed(2)}% of the artifact; raw vs mmap: ${(r.deserializeFile.ms / r.deserializeRaw.ms).toFixed(2)}x\n`)
 }
-mkdirSync(join(here), { recursive: true })
-writeFileSync(join(here, 'results.local.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, wasmtime: wasmtimeVersion, cpu: cpus()[0].model.trim(), results }, null, 2))
-console.log('figures written to bench/results.local.json')
+const run = { date: new Date().toISOString(), node: process.version, v8: process.versions.v8, wasmtime: wasmtimeVersion, cpu: cpus()[0].model.trim(), cores: cpus().length, runs: RUNS, results }
+writeFileSync(join(here, 'results.json'), JSON.stringify(run, null, 2) + '\n')
+writeFileSync(join(here, 'chart.svg'), renderChart(run))
+console.log('figures written to bench/results.json, chart to bench/chart.svg')
