@@ -253,12 +253,12 @@ export declare class Module {
    * The module's imports, in order.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.imports>
    */
-  get imports(): Array<ImportType>
+  get imports(): Array<TypeDesc>
   /**
    * The module's exports, in order.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.exports>
    */
-  get exports(): Array<ExportType>
+  get exports(): Array<TypeDesc>
   /** The module's name from its name section, if any. */
   get name(): string | null
   /** True when the code runs from a caller's buffer (`deserializeRaw`). */
@@ -406,21 +406,6 @@ export interface EngineOptions {
   cpuFeatures?: Array<string>
 }
 
-/** `{ name, ...type }` of one export. */
-export interface ExportType {
-  name: string
-  kind: string
-  params?: Array<string>
-  results?: Array<string>
-  minimum?: number
-  maximum?: number
-  shared?: boolean
-  memory64?: boolean
-  element?: string
-  value?: string
-  mutable?: boolean
-}
-
 /** Options of `linker.func(...)`. */
 export interface FuncOptions {
   /** Pass a `Caller` (the calling instance) as the first argument. */
@@ -436,22 +421,6 @@ export interface FuncTypeDesc {
 /** `{ value: 'i32', mutable?: boolean }` for `new Global`. */
 export interface GlobalTypeDesc {
   value: string
-  mutable?: boolean
-}
-
-/** `{ module, name, ...type }` of one import. */
-export interface ImportType {
-  module: string
-  name: string
-  kind: string
-  params?: Array<string>
-  results?: Array<string>
-  minimum?: number
-  maximum?: number
-  shared?: boolean
-  memory64?: boolean
-  element?: string
-  value?: string
   mutable?: boolean
 }
 
@@ -532,8 +501,13 @@ export interface TableTypeDesc {
  */
 export declare function testPanic(): void
 
-/** The type of an import or export, flattened: `kind` says which fields apply. */
+/**
+ * The type of an import or export, flattened: `kind` says which fields apply.
+ * Imports also carry `module` and `name`, exports `name`.
+ */
 export interface TypeDesc {
+  module?: string
+  name?: string
   /** `'func'`, `'memory'`, `'table'`, `'global'` or `'tag'`. */
   kind: string
   /** Functions: parameter and result types (`'i32'`, `'externref'`, ...). */

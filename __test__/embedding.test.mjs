@@ -277,6 +277,19 @@ test('linking: defineInstance, define, instantiatePre, unknown imports as traps'
   t.regex(err.message, /memory|mem/, 'memories cannot be traps')
 })
 
+test('typed export lookups', (t) => {
+  const inst = new Instance(new Store(), new Module('(module (memory (export "m") 1) (table (export "t") 1 funcref) (global (export "g") i32 (i32.const 4)) (func (export "f") (result i32) i32.const 1))'))
+  t.is(inst.getFunc('f')(), 1)
+  t.is(inst.getMemory('m').size(), 1)
+  t.is(inst.getTable('t').size(), 1)
+  t.is(inst.getGlobal('g').value, 4)
+  t.is(inst.getExport('nope'), undefined)
+  t.throws(() => inst.getFunc('m'), { instanceOf: TypeError, message: /no exported function named 'm'/ })
+  t.throws(() => inst.getMemory('f'), { instanceOf: TypeError })
+  const viaLinker = new Linker().instantiate(new Store(), new Module('(module (func (export "f") (result i32) i32.const 2))'))
+  t.is(viaLinker.getFunc('f')(), 2, 'instances made by a linker too')
+})
+
 test('calling into a disposed store is a clear error; wrong arguments are TypeErrors', (t) => {
   const store = new Store()
   const x = new Instance(store, new Module(HOST_WAT), { env: { add1: (v) => v, reenter: (v) => v } }).exports

@@ -3,7 +3,8 @@
 // node:wasi gives: exit code, stdout, stderr and the files written.
 import test from 'ava'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, rmSync, fstatSync, writeSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, fstatSync, writeSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine, Module, readPrecompiledSync, runWasiCommand } from '../index.mjs'
 import { corpusDir, precompiledPath } from './helpers.mjs'
@@ -56,3 +57,17 @@ if (!list) {
     t.true(process.stdout.writable)
   })
 }
+
+test('a read-only preopen refuses the guest\'s writes; a writable one takes them', (t) => {
+  const ids = ['icepll']
+  if (!existsSync(join(corpusDir, 'modules', 'icepll.wasm'))) return t.pass('corpus missing: run npm run corpus')
+  const module = Module.deserializeRaw(readPrecompiledSync(precompiledPath(ids[0], Engine.default)))
+  const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-ro-'))
+  const args = ['icepll', '-i', '12', '-o', '48', '-m', '-f', '/work/pll.v']
+  const ro = runWasiCommand(module, { args, preopens: { '/work': { path: dir, readonly: true } } })
+  t.not(ro.exitCode, 0)
+  t.false(existsSync(join(dir, 'pll.v')), 'nothing was written')
+  const rw = runWasiCommand(module, { args, preopens: { '/work': dir } })
+  t.is(rw.exitCode, 0)
+  t.regex(readFileSync(join(dir, 'pll.v'), 'utf8'), /module pll/)
+})

@@ -18,9 +18,12 @@ use std::rc::Rc;
 use wasmtime::{AsContextMut, Extern, ExternType, ValType};
 
 /// The type of an import or export, flattened: `kind` says which fields apply.
+/// Imports also carry `module` and `name`, exports `name`.
 #[napi(object)]
 #[derive(Default, Clone)]
 pub struct TypeDesc {
+  pub module: Option<String>,
+  pub name: Option<String>,
   /// `'func'`, `'memory'`, `'table'`, `'global'` or `'tag'`.
   pub kind: String,
   /// Functions: parameter and result types (`'i32'`, `'externref'`, ...).
@@ -39,73 +42,15 @@ pub struct TypeDesc {
   pub mutable: Option<bool>,
 }
 
-/// `{ module, name, ...type }` of one import.
-#[napi(object)]
-pub struct ImportType {
-  pub module: String,
-  pub name: String,
-  pub kind: String,
-  pub params: Option<Vec<String>>,
-  pub results: Option<Vec<String>>,
-  pub minimum: Option<f64>,
-  pub maximum: Option<f64>,
-  pub shared: Option<bool>,
-  pub memory64: Option<bool>,
-  pub element: Option<String>,
-  pub value: Option<String>,
-  pub mutable: Option<bool>,
-}
-
-/// `{ name, ...type }` of one export.
-#[napi(object)]
-pub struct ExportType {
-  pub name: String,
-  pub kind: String,
-  pub params: Option<Vec<String>>,
-  pub results: Option<Vec<String>>,
-  pub minimum: Option<f64>,
-  pub maximum: Option<f64>,
-  pub shared: Option<bool>,
-  pub memory64: Option<bool>,
-  pub element: Option<String>,
-  pub value: Option<String>,
-  pub mutable: Option<bool>,
-}
-
-impl ImportType {
-  pub(crate) fn new(module: &str, name: &str, t: TypeDesc) -> Self {
-    ImportType {
-      module: module.into(),
-      name: name.into(),
-      kind: t.kind,
-      params: t.params,
-      results: t.results,
-      minimum: t.minimum,
-      maximum: t.maximum,
-      shared: t.shared,
-      memory64: t.memory64,
-      element: t.element,
-      value: t.value,
-      mutable: t.mutable,
-    }
+impl TypeDesc {
+  /// This type as the import `module.name`.
+  pub(crate) fn import(self, module: &str, name: &str) -> TypeDesc {
+    TypeDesc { module: Some(module.into()), name: Some(name.into()), ..self }
   }
-}
 
-impl ExportType {
-  pub(crate) fn new(name: &str, t: TypeDesc) -> Self {
-    ExportType {
-      name: name.into(),
-      kind: t.kind,
-      params: t.params,
-      results: t.results,
-      minimum: t.minimum,
-      maximum: t.maximum,
-      shared: t.shared,
-      memory64: t.memory64,
-      element: t.element,
-      value: t.value,
-      mutable: t.mutable,
-    }
+  /// This type as the export `name`.
+  pub(crate) fn export(self, name: &str) -> TypeDesc {
+    TypeDesc { name: Some(name.into()), ..self }
   }
 }
 

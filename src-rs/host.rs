@@ -96,9 +96,11 @@ impl HostFunc {
       Rc::increment_strong_count(shared_ptr);
       Rc::from_raw(shared_ptr)
     };
+    let call = shared.next_host_call();
     let mut argv = Vec::with_capacity(params.len() + 1);
     if self.with_caller {
-      let js_caller = Caller { store: shared.clone(), ptr: caller as *mut wasmtime::Caller<'_, StoreData> as *mut wasmtime::Caller<'static, StoreData> };
+      let ptr = caller as *mut wasmtime::Caller<'_, StoreData> as *mut wasmtime::Caller<'static, StoreData>;
+      let js_caller = Caller { store: shared.clone(), ptr, call };
       // SAFETY: making a class instance on the current env.
       let v = unsafe { Caller::to_napi_value(raw, js_caller) }.map_err(|_| self.pending_or("could not create the caller object"))?;
       argv.push(v);
@@ -114,7 +116,7 @@ impl HostFunc {
     let status = unsafe {
       sys::napi_get_reference_value(raw, self.func, &mut func);
       sys::napi_get_undefined(raw, &mut recv);
-      shared.enter_host(caller, || sys::napi_call_function(raw, recv, func, argv.len(), argv.as_ptr(), &mut ret))
+      shared.enter_host(caller, call, || sys::napi_call_function(raw, recv, func, argv.len(), argv.as_ptr(), &mut ret))
     };
     if status != sys::Status::napi_ok {
       return Err(self.pending_into(caller));
@@ -199,6 +201,8 @@ enum CallFailure {
 pub struct Caller {
   store: Rc<StoreShared>,
   ptr: *mut wasmtime::Caller<'static, StoreData>,
+  /// The number of the host call this caller belongs to.
+  call: u64,
 }
 
 #[napi]
@@ -208,7 +212,7 @@ impl Caller {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Caller.html#method.get_export>
   #[napi(catch_unwind)]
   pub fn get_export<'env>(&self, env: &'env Env, name: String) -> Result<Unknown<'env>> {
-    if !self.store.is_active_caller(self.ptr) {
+    if !self.store.is_active_caller(self.ptr, self.call) {
       return Err(throw(env, Kind::Error, error::INVALID_ARGUMENT, "this Caller is only valid during the host call it was given to"));
     }
     // SAFETY: the pointer is registered as a running host call (checked

@@ -18,7 +18,7 @@
 
 use crate::engine::Engine;
 use crate::error::{self, guard, throw, Kind};
-use crate::externs::{describe, ExportType, ImportType};
+use crate::externs::{describe, TypeDesc};
 use napi::bindgen_prelude::*;
 use napi::{sys, JsValue};
 use napi_derive::napi;
@@ -339,12 +339,12 @@ impl Module {
   /// The module's imports, in order.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.imports>
   #[napi(getter)]
-  pub fn imports(&self, env: Env) -> Result<Vec<ImportType>> {
+  pub fn imports(&self, env: Env) -> Result<Vec<TypeDesc>> {
     Ok(
       self
         .module(&env)?
         .imports()
-        .map(|i| ImportType::new(i.module(), i.name(), describe(&i.ty())))
+        .map(|i| describe(&i.ty()).import(i.module(), i.name()))
         .collect(),
     )
   }
@@ -352,8 +352,8 @@ impl Module {
   /// The module's exports, in order.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.exports>
   #[napi(getter)]
-  pub fn exports(&self, env: Env) -> Result<Vec<ExportType>> {
-    Ok(self.module(&env)?.exports().map(|e| ExportType::new(e.name(), describe(&e.ty()))).collect())
+  pub fn exports(&self, env: Env) -> Result<Vec<TypeDesc>> {
+    Ok(self.module(&env)?.exports().map(|e| describe(&e.ty()).export(e.name())).collect())
   }
 
   /// The module's name from its name section, if any.

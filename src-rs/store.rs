@@ -49,8 +49,12 @@ pub(crate) struct StoreShared {
   // module instantiated into it) goes before the pins on raw-loaded code.
   inner: RefCell<Option<wasmtime::Store<StoreData>>>,
   raw: RefCell<Vec<Arc<RawCode>>>,
-  /// Callers of host functions now running JavaScript, innermost last.
-  callers: RefCell<Vec<*mut Caller<'static, StoreData>>>,
+  /// Callers of host functions now running JavaScript, innermost last, each
+  /// with the number of the host call it belongs to.
+  callers: RefCell<Vec<(*mut Caller<'static, StoreData>, u64)>>,
+  /// Numbers host calls, so a `Caller` object kept past its call is refused
+  /// even if a later call's caller sits at the same address.
+  host_calls: std::cell::Cell<u64>,
   /// Weak references to ArrayBuffers that view this store's linear memories.
   /// They are detached before the memories go away.
   views: RefCell<Vec<sys::napi_ref>>,
@@ -72,6 +76,7 @@ impl StoreShared {
       inner: RefCell::new(Some(store)),
       raw: RefCell::new(Vec::new()),
       callers: RefCell::new(Vec::new()),
+      host_calls: std::cell::Cell::new(0),
       views: RefCell::new(Vec::new()),
       env: env.raw(),
       engine: engine.clone(),
@@ -97,7 +102,7 @@ impl StoreShared {
         )),
       },
       Err(_) => {
-        let top = self.callers.borrow().last().copied();
+        let top = self.callers.borrow().last().map(|(c, _)| *c);
         match top {
           // SAFETY: the pointer was registered by `enter_host` from a live
           // `&mut Caller` whose host call is on the stack below us, blocked in
@@ -110,12 +115,20 @@ impl StoreShared {
     }
   }
 
-  /// Makes `caller` the store's way in while `js` runs (a host function
-  /// calling JavaScript), so that JavaScript can call back into wasm.
-  pub(crate) fn enter_host<R>(&self, caller: &mut Caller<'_, StoreData>, js: impl FnOnce() -> R) -> R {
+  /// Numbers the next host call.
+  pub(crate) fn next_host_call(&self) -> u64 {
+    let n = self.host_calls.get() + 1;
+    self.host_calls.set(n);
+    n
+  }
+
+  /// Makes `caller` (of host call number `call`) the store's way in while `js`
+  /// runs (a host function calling JavaScript), so that JavaScript can call
+  /// back into wasm.
+  pub(crate) fn enter_host<R>(&self, caller: &mut Caller<'_, StoreData>, call: u64, js: impl FnOnce() -> R) -> R {
     let ptr = caller as *mut Caller<'_, StoreData> as *mut Caller<'static, StoreData>;
-    self.callers.borrow_mut().push(ptr);
-    struct Pop<'a>(&'a RefCell<Vec<*mut Caller<'static, StoreData>>>);
+    self.callers.borrow_mut().push((ptr, call));
+    struct Pop<'a>(&'a RefCell<Vec<(*mut Caller<'static, StoreData>, u64)>>);
     impl Drop for Pop<'_> {
       fn drop(&mut self) {
         self.0.borrow_mut().pop();
@@ -125,9 +138,9 @@ impl StoreShared {
     js()
   }
 
-  /// Whether `caller` belongs to a host call of this store that is running.
-  pub(crate) fn is_active_caller(&self, caller: *mut Caller<'static, StoreData>) -> bool {
-    self.callers.borrow().contains(&caller)
+  /// Whether `caller` of host call `call` is running now.
+  pub(crate) fn is_active_caller(&self, caller: *mut Caller<'static, StoreData>, call: u64) -> bool {
+    self.callers.borrow().contains(&(caller, call))
   }
 
   /// Keeps `code` pinned for as long as this store lives.

@@ -269,10 +269,7 @@ pub(crate) fn from_val(
   // SAFETY: creating values on the current call's env.
   let status = unsafe {
     match v {
-      Val::I32(i) => sys::napi_create_int32(raw, *i, &mut out),
-      Val::I64(i) => sys::napi_create_bigint_int64(raw, *i, &mut out),
-      Val::F32(bits) => number(raw, f64::from(f32::from_bits(*bits)), &mut out),
-      Val::F64(bits) => number(raw, f64::from_bits(*bits), &mut out),
+      Val::I32(_) | Val::I64(_) | Val::F32(_) | Val::F64(_) => return number_or_bigint(env, v),
       Val::V128(x) => {
         let x = x.as_u128();
         let words = [x as u64, (x >> 64) as u64];

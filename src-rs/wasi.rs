@@ -115,23 +115,15 @@ impl WasiContext {
     let stdout = pipe(o.stdout.as_deref(), "stdout")?;
     let stderr = pipe(o.stderr.as_deref(), "stderr")?;
     match (&stdout, o.stdout.as_deref()) {
-      (Some(p), _) => {
-        b.stdout(p.clone());
-      }
-      (None, Some("inherit")) => {
-        b.inherit_stdout();
-      }
-      _ => {}
-    }
+      (Some(p), _) => b.stdout(p.clone()),
+      (None, Some("inherit")) => b.inherit_stdout(),
+      _ => &mut b,
+    };
     match (&stderr, o.stderr.as_deref()) {
-      (Some(p), _) => {
-        b.stderr(p.clone());
-      }
-      (None, Some("inherit")) => {
-        b.inherit_stderr();
-      }
-      _ => {}
-    }
+      (Some(p), _) => b.stderr(p.clone()),
+      (None, Some("inherit")) => b.inherit_stderr(),
+      _ => &mut b,
+    };
     Ok(WasiContext { built: RefCell::new(Some(b.build_p1())), stdout, stderr })
   }
 

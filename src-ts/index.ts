@@ -115,8 +115,11 @@ function engineOf(engine: Engine | undefined): Engine {
   return e
 }
 
-export type ImportType = native.ImportType & { kind: 'func' | 'global' | 'table' | 'memory' | 'tag' }
-export type ExportType = native.ExportType & { kind: 'func' | 'global' | 'table' | 'memory' | 'tag' }
+type Kind = { kind: 'func' | 'global' | 'table' | 'memory' | 'tag' }
+/** An import with its full type: `{ module, name, kind, ...fields of that kind }`. */
+export type ImportType = native.TypeDesc & Kind & { module: string; name: string }
+/** An export with its full type: `{ name, kind, ...fields of that kind }`. */
+export type ExportType = Omit<native.TypeDesc, 'module'> & Kind & { name: string }
 
 /**
  * Releases the facade's hold on a module's code when the Module is collected
@@ -296,7 +299,7 @@ export class Instance {
       throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'new Instance(store, module, imports?, options?) expects a Store')
     }
     const m = nativeModule(module)
-    const wanted = m.imports
+    const wanted = m.imports as ImportType[]
     if (imports === undefined || wanted.length === 0) {
       this[NATIVE] = native.Instance.create(store, m, options.defineUnknownImportsAsTraps ?? false)
       return
@@ -327,9 +330,37 @@ export class Instance {
   getExport(name: string): ExportValue | undefined {
     return this[NATIVE].getExport(name) as ExportValue | undefined
   }
+
+  /** The exported function `name`; throws if there is none. */
+  getFunc(name: string): WasmFunction {
+    return typedExport(this, name, 'function', (v) => native.isWasmFunction(v)) as WasmFunction
+  }
+
+  /** The exported memory `name`; throws if there is none. */
+  getMemory(name: string): native.Memory {
+    return typedExport(this, name, 'memory', (v) => v instanceof native.Memory) as native.Memory
+  }
+
+  /** The exported table `name`; throws if there is none. */
+  getTable(name: string): native.Table {
+    return typedExport(this, name, 'table', (v) => v instanceof native.Table) as native.Table
+  }
+
+  /** The exported global `name`; throws if there is none. */
+  getGlobal(name: string): native.Global {
+    return typedExport(this, name, 'global', (v) => v instanceof native.Global) as native.Global
+  }
 }
 
-function defineImport(linker: native.Linker, store: Store, imp: native.ImportType, value: unknown): void {
+function typedExport(instance: Instance, name: string, what: string, is: (v: unknown) => boolean): unknown {
+  const v = instance.exports[name]
+  if (v === undefined || !is(v)) {
+    throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `the instance has no exported ${what} named '${name}'`)
+  }
+  return v
+}
+
+function defineImport(linker: native.Linker, store: Store, imp: ImportType, value: unknown): void {
   const where = `${imp.module}.${imp.name}`
   if (typeof value === 'function' && !native.isWasmFunction(value)) {
     if (imp.kind !== 'func') throw codedError(TypeError, 'ERR_WASMTIME_LINK', `import ${where} is a ${imp.kind}, not a function`)
@@ -417,6 +448,8 @@ export class InstancePre {
 }
 
 export interface RunWasiOptions extends native.WasiOptions {
+  /** Accepted for `node:wasi` compatibility: `proc_exit` always returns here, never exits Node. */
+  returnOnExit?: boolean
   /** Limits for the store the command runs in. */
   store?: StoreOptions
 }
