@@ -236,16 +236,8 @@ function nativeModule(module: Module): native.Module {
   return module[NATIVE]
 }
 
-export interface StoreOptions {
-  /** Most bytes any one linear memory may grow to. */
-  memorySize?: number
-  /** Most elements any one table may grow to. */
-  tableElements?: number
-  /** Most instances, tables and memories in this store. */
-  instances?: number
-  tables?: number
-  memories?: number
-}
+/** Store limits: `{ memorySize, tableElements, instances, tables, memories }`. */
+export type StoreOptions = native.StoreOptions
 
 /**
  * Where instances and their state live.
