@@ -58,7 +58,6 @@ test.serial('2. unaligned and shared buffers are refused before anything is touc
   t.throws(() => Module.deserializeRaw(shared), { instanceOf: TypeError, code: 'ERR_WASMTIME_SHARED_BUFFER' })
   shared.fill(0)
   t.throws(() => Module.deserializeRaw('nope'), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
-  t.is(stats().pinnedRegions, 0 + stats().pinnedRegions) // counters readable
 })
 
 test.serial('2b. on a Pulley engine unaligned buffers load, data segments included', (t) => {
@@ -179,10 +178,10 @@ test.serial('6. workers that exit or are terminated with raw modules alive leave
   t.true(await gcUntil(() => stats().pinnedRegions <= before + 1), `worker pins were released (${stats().pinnedRegions} left)`)
 })
 
-test.serial('7. real modules with data segments instantiate from raw buffers', (t) => {
-  const ids = ['llhttp', 'md4w-small', 'icepll']
-  const present = ids.map((id) => [id, corpusModule(id)]).filter(([, b]) => b)
-  if (present.length === 0) return t.pass('corpus missing: run npm run corpus (the corpus suite says so too)')
+const dataSegmentModules = ['llhttp', 'md4w-small', 'icepll'].map((id) => [id, corpusModule(id)])
+const haveDataSegmentModules = dataSegmentModules.every(([, b]) => b)
+;(haveDataSegmentModules ? test.serial : test.serial.skip)(`7. real modules with data segments instantiate from raw buffers${haveDataSegmentModules ? '' : ' (corpus missing: run npm run corpus)'}`, (t) => {
+  const present = dataSegmentModules
   for (const [id, wasm] of present) {
     const m = Module.deserializeRaw(engine.precompileModule(wasm))
     const { exports: x } = new Instance(new Store(), m, undefined, { defineUnknownImportsAsTraps: true })

@@ -148,6 +148,7 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
   } else {
     heap.resize(argc, ptr::null_mut());
     let mut n = argc;
+    // SAFETY: the current callback's env and info; `heap` has room for `n`.
     unsafe { sys::napi_get_cb_info(env, info, &mut n, heap.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) };
     &heap[..]
   };
