@@ -45,12 +45,13 @@ export declare class Engine {
    */
   precompileCompatibilityHash(): string
   /**
-   * Advances the engine's epoch: wasm in stores whose deadline has passed
-   * traps with `interrupt` (engines made with `epochInterruption`). Safe to
-   * call from a timer while wasm runs on another thread.
+   * Advances the engine's epoch now, so running wasm checks its store's
+   * deadline at once instead of at the ticker's next tick.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.increment_epoch>
    */
   incrementEpoch(): void
+  /** The wasm stack budget per call, in bytes. */
+  get maxWasmStack(): number
   /**
    * Whether `a` and `b` are the same engine.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.same>
@@ -238,9 +239,10 @@ export declare class Module {
    */
   static deserializeFile(engine: Engine, path: string): Module
   /**
-   * Loads an artifact in place: the code runs from `buffer` itself, without
-   * a copy. The buffer is pinned until the module and every store it was
-   * instantiated into are gone.
+   * Loads an artifact in place: the code runs from `buffer`'s memory itself,
+   * without a copy. The module takes the memory over: `buffer` (and every
+   * view of its ArrayBuffer) is detached, as after a transfer. The memory is
+   * freed when the module and every store it was instantiated into are gone.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.deserialize_raw>
    */
   static deserializeRaw(engine: Engine, buffer: unknown): Module
@@ -287,28 +289,31 @@ export declare class Store {
    */
   constructor(engine: Engine, options?: StoreOptions | undefined | null)
   /**
-   * Drops the wasmtime store now instead of at garbage collection. Memory
-   * views taken from it are detached; its handles throw from then on.
+   * Makes every handle of this store throw `ERR_WASMTIME_STORE_DISPOSED`
+   * from now on, and frees the store (its memories, tables, instances) as
+   * soon as no `memory.buffer` ArrayBuffer over its memory is left.
    */
   dispose(): void
   /** True after `dispose()`. */
   get isDisposed(): boolean
   /**
-   * Sets the fuel left (engines made with `consumeFuel`).
+   * Sets the fuel left (engines made with `consumeFuel`): a BigInt from 0n
+   * to 2n ** 64n - 1n, or a safe whole Number.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_fuel>
    */
-  setFuel(fuel: bigint): void
+  setFuel(fuel: unknown): void
   /**
    * The fuel left.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.get_fuel>
    */
   getFuel(): bigint
   /**
-   * Wasm in this store traps with `interrupt` once the engine's epoch has
-   * advanced `ticks` times from now (engines made with `epochInterruption`).
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_epoch_deadline>
+   * Any call into this store still running `ms` milliseconds from now traps
+   * with `interrupt`, whether it blocks the JavaScript thread or not; the
+   * engine's native ticker checks every few milliseconds. `null` clears it.
+   * Needs an engine with `epochInterruption` (the default).
    */
-  setEpochDeadline(ticks: number): void
+  setDeadline(ms?: number | undefined | null): void
   /**
    * Runs a garbage collection of the store's GC heap (externrefs that wasm
    * dropped are released to JavaScript).
@@ -363,6 +368,12 @@ export declare class WasiContext {
  */
 export declare function addressOf(view: unknown): number
 
+/**
+ * A new ArrayBuffer of `byteLength` zeroed bytes over page-aligned memory the
+ * package owns: the only kind `Module.deserializeRaw` accepts.
+ */
+export declare function alignedArrayBuffer(byteLength: number): unknown
+
 /** Options of `new Engine(options)`. Every field is optional. */
 export interface EngineOptions {
   /**
@@ -392,11 +403,20 @@ export interface EngineOptions {
    */
   consumeFuel?: boolean
   /**
-   * Check an epoch deadline as wasm runs; `engine.incrementEpoch()` past a
-   * store's deadline traps with `interrupt`.
+   * Check epochs as wasm runs (default true): a native ticker advances them
+   * every few milliseconds, so `store.setDeadline(ms)` traps a call that runs
+   * too long with `interrupt`, and a worker that is terminated stops its
+   * wasm. `false` removes the checks (and both guarantees).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.epoch_interruption>
    */
   epochInterruption?: boolean
+  /**
+   * Bytes of native stack wasm may use per call (default: a quarter of the
+   * creating thread's stack, at most 512 KiB). A call needs this plus 96 KiB
+   * of stack left on its thread, or it traps with `stack_overflow`.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.max_wasm_stack>
+   */
+  maxWasmStack?: number
   /**
    * Cranelift ISA features to compile for, e.g. `['has_avx', 'has_bmi1']`.
    * Artifacts made with them load only on hosts that have them all; cross
@@ -463,12 +483,14 @@ export declare function stats(): Stats
 
 /** Counters of native state, for tests and monitoring. */
 export interface Stats {
-  /** Bytes of caller buffers pinned by raw-loaded modules. */
+  /** Bytes of package memory that raw-loaded modules hold (their artifacts). */
   pinnedBytes: number
-  /** Number of distinct buffers pinned. */
+  /** How many such regions. */
   pinnedRegions: number
   /** Bytes of compiled code (owned by wasmtime) reported to V8 as external memory. */
   reportedBytes: number
+  /** Stores whose wasmtime state (instances, memories, tables) is not freed yet. */
+  stores: number
 }
 
 /** Options of `new Store(engine, options)`. */
@@ -494,6 +516,9 @@ export interface TableTypeDesc {
   minimum: number
   maximum?: number
 }
+
+/** The last panic caught on this thread, if any, cleared by the call. */
+export declare function takePanic(): string | null
 
 /**
  * Panics on purpose inside the panic guard, so a test can prove a Rust panic
@@ -537,7 +562,7 @@ export interface WasiOptions {
    * `{ '/data': { path: '/srv/data', readonly: true } }`.
    */
   preopens?: Record<string, string | PreopenDesc>
-  /** `'inherit'`, `'ignore'` (default: empty), or a Buffer/string to read. */
+  /** `'inherit'`, `'ignore'` (default: empty), or a Buffer of bytes to read. */
   stdin?: string | Buffer
   /** `'capture'` (default), `'inherit'` or `'ignore'`. */
   stdout?: string

@@ -234,7 +234,7 @@ test('traps are WasmTraps with a stable trapCode and a wasm backtrace', (t) => {
   t.is(t.throws(() => x.rec(0)).trapCode, 'stack_overflow')
 })
 
-test('fuel and epoch deadlines stop runaway wasm with out_of_fuel and interrupt', (t) => {
+test('fuel and deadlines stop runaway wasm with out_of_fuel and interrupt', (t) => {
   const spin = '(module (func (export "spin") (loop (br 0))))'
   const fuelEngine = new Engine({ consumeFuel: true })
   const fs = new Store(fuelEngine)
@@ -242,12 +242,12 @@ test('fuel and epoch deadlines stop runaway wasm with out_of_fuel and interrupt'
   const e1 = t.throws(() => new Instance(fs, new Module(spin, fuelEngine)).exports.spin(), { instanceOf: WasmTrap })
   t.is(e1.trapCode, 'out_of_fuel')
   t.is(fs.getFuel(), 0n)
-  const epochEngine = new Engine({ epochInterruption: true })
-  const es = new Store(epochEngine)
-  es.setEpochDeadline(1)
-  const x = new Instance(es, new Module(spin, epochEngine)).exports
-  epochEngine.incrementEpoch()
+  // The default engine: no configuration, no JavaScript timer.
+  const es = new Store()
+  es.setDeadline(50)
+  const x = new Instance(es, new Module(spin)).exports
   t.is(t.throws(() => x.spin(), { instanceOf: WasmTrap }).trapCode, 'interrupt')
+  t.throws(() => new Store(new Engine({ epochInterruption: false })).setDeadline(10), { code: 'ERR_WASMTIME_CONFIG' })
 })
 
 test('store limits cap memory growth', (t) => {

@@ -27,10 +27,17 @@ pub struct EngineOptions {
   /// Count fuel as wasm runs; a store out of fuel traps with `out_of_fuel`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.consume_fuel>
   pub consume_fuel: Option<bool>,
-  /// Check an epoch deadline as wasm runs; `engine.incrementEpoch()` past a
-  /// store's deadline traps with `interrupt`.
+  /// Check epochs as wasm runs (default true): a native ticker advances them
+  /// every few milliseconds, so `store.setDeadline(ms)` traps a call that runs
+  /// too long with `interrupt`, and a worker that is terminated stops its
+  /// wasm. `false` removes the checks (and both guarantees).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.epoch_interruption>
   pub epoch_interruption: Option<bool>,
+  /// Bytes of native stack wasm may use per call (default: a quarter of the
+  /// creating thread's stack, at most 512 KiB). A call needs this plus 96 KiB
+  /// of stack left on its thread, or it traps with `stack_overflow`.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.max_wasm_stack>
+  pub max_wasm_stack: Option<f64>,
   /// Cranelift ISA features to compile for, e.g. `['has_avx', 'has_bmi1']`.
   /// Artifacts made with them load only on hosts that have them all; cross
   /// targets otherwise get the target's baseline.
@@ -43,8 +50,94 @@ pub struct EngineOptions {
 pub struct Engine {
   pub(crate) engine: wasmtime::Engine,
   pub(crate) pulley: bool,
+  /// Epoch checks are compiled in; the ticker advances this engine's epoch.
+  pub(crate) epochs: bool,
+  pub(crate) max_wasm_stack: usize,
   target: String,
 }
+
+/// How often the ticker advances every engine's epoch.
+pub(crate) const TICK: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Engines whose epoch the ticker advances.
+static TICKED: std::sync::Mutex<Vec<wasmtime::EngineWeak>> = std::sync::Mutex::new(Vec::new());
+
+/// Starts (once per process) the native thread that advances the epoch of
+/// every live engine each `TICK`, as wasmtime-rb's `start_epoch_interval`
+/// does: deadlines fire without a JavaScript timer, even while a synchronous
+/// call blocks the JavaScript thread.
+fn tick(engine: &wasmtime::Engine) {
+  static STARTED: std::sync::Once = std::sync::Once::new();
+  TICKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(engine.weak());
+  STARTED.call_once(|| {
+    let spawned = std::thread::Builder::new().name("wasmtime-napi-epoch".into()).stack_size(64 << 10).spawn(|| loop {
+      std::thread::sleep(TICK);
+      let mut engines = TICKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+      engines.retain(|w| match w.upgrade() {
+        Some(e) => {
+          e.increment_epoch();
+          true
+        }
+        None => false,
+      });
+    });
+    // Without a ticker, deadlines do not fire; nothing else breaks.
+    drop(spawned);
+  });
+}
+
+/// `(lowest usable address, size)` of the current thread's stack.
+pub(crate) fn thread_stack() -> Option<(usize, usize)> {
+  #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+  {
+    // SAFETY: `attr` is initialised by pthread_getattr_np before it is read
+    // and destroyed after; the out-pointers are valid locals.
+    unsafe {
+      let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+      #[cfg(target_os = "freebsd")]
+      let got = { libc::pthread_attr_init(&mut attr); libc::pthread_attr_get_np(libc::pthread_self(), &mut attr) };
+      #[cfg(not(target_os = "freebsd"))]
+      let got = libc::pthread_getattr_np(libc::pthread_self(), &mut attr);
+      if got != 0 {
+        return None;
+      }
+      let mut addr = std::ptr::null_mut();
+      let mut size = 0usize;
+      let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+      libc::pthread_attr_destroy(&mut attr);
+      // Leave the guard area (and a margin) out of what counts as usable.
+      let guard = 4 * crate::code_memory::page_size();
+      ok.then(|| (addr as usize + guard, size.saturating_sub(guard)))
+    }
+  }
+  #[cfg(target_os = "macos")]
+  {
+    // SAFETY: queries of the calling thread, no preconditions.
+    unsafe {
+      let me = libc::pthread_self();
+      let top = libc::pthread_get_stackaddr_np(me) as usize;
+      let size = libc::pthread_get_stacksize_np(me);
+      let guard = 4 * crate::code_memory::page_size();
+      Some((top - size + guard, size.saturating_sub(guard)))
+    }
+  }
+  #[cfg(windows)]
+  {
+    let (mut low, mut high) = (0usize, 0usize);
+    // SAFETY: fills two valid out-pointers for the calling thread.
+    unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadStackLimits(&mut low, &mut high) };
+    // The last pages hold the guard and the stack-overflow handler's reserve.
+    let guard = 16 * crate::code_memory::page_size();
+    Some((low + guard, (high - low).saturating_sub(guard)))
+  }
+  #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "macos", windows)))]
+  {
+    None
+  }
+}
+
+/// Known architectures of target triples (`target: 'aarch64-unknown-linux-gnu'`).
+const ARCHES: &[&str] = &["x86_64", "aarch64", "arm64", "riscv64", "riscv64gc", "s390x"];
 
 impl Engine {
   pub(crate) fn build(options: &EngineOptions) -> std::result::Result<Engine, String> {
@@ -55,7 +148,16 @@ impl Engine {
     // stays valid (only its length goes stale after growth).
     config.memory_may_move(false);
     let target = options.target.clone().unwrap_or_else(|| "native".into());
-    let pulley = target.starts_with("pulley");
+    let pulley = matches!(target.as_str(), "pulley32" | "pulley64" | "pulley32be" | "pulley64be");
+    if target != "native" && !pulley {
+      let parts: Vec<&str> = target.split('-').collect();
+      if parts.len() < 3 || !ARCHES.contains(&parts[0]) || parts.iter().any(|p| p.is_empty()) {
+        return Err(format!(
+          "target '{target}' is not 'native', 'pulley64', 'pulley32' or a target triple such as 'x86_64-unknown-linux-gnu' or 'aarch64-apple-darwin' (architectures: {})",
+          ARCHES.join(", ")
+        ));
+      }
+    }
     if target != "native" {
       config.target(&target).map_err(|e| format!("target '{target}': {}", error::chain(&e)))?;
     }
@@ -81,9 +183,14 @@ impl Engine {
     if let Some(f) = options.consume_fuel {
       config.consume_fuel(f);
     }
-    if let Some(e) = options.epoch_interruption {
-      config.epoch_interruption(e);
-    }
+    let epochs = options.epoch_interruption.unwrap_or(true);
+    config.epoch_interruption(epochs);
+    let max_wasm_stack = match options.max_wasm_stack {
+      Some(v) if v >= 16384.0 && v <= (1u64 << 30) as f64 && v.fract() == 0.0 => v as usize,
+      Some(v) => return Err(format!("maxWasmStack must be a whole number of bytes from 16384 to 2^30, got {v}")),
+      None => thread_stack().map_or(512 << 10, |(_, size)| (size / 4).min(512 << 10) & !0xfff),
+    };
+    config.max_wasm_stack(max_wasm_stack);
     for feature in options.cpu_features.iter().flatten() {
       if !feature.starts_with("has_") {
         return Err(format!("cpu feature '{feature}' is not an ISA feature name (they start with 'has_', e.g. 'has_avx2')"));
@@ -97,7 +204,10 @@ impl Engine {
       }
     }
     let engine = wasmtime::Engine::new(&config).map_err(|e| error::chain(&e))?;
-    Ok(Engine { engine, pulley, target })
+    if epochs {
+      tick(&engine);
+    }
+    Ok(Engine { engine, pulley, epochs, max_wasm_stack, target })
   }
 }
 
@@ -144,13 +254,18 @@ impl Engine {
     format!("{:016x}", h.0)
   }
 
-  /// Advances the engine's epoch: wasm in stores whose deadline has passed
-  /// traps with `interrupt` (engines made with `epochInterruption`). Safe to
-  /// call from a timer while wasm runs on another thread.
+  /// Advances the engine's epoch now, so running wasm checks its store's
+  /// deadline at once instead of at the ticker's next tick.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.increment_epoch>
   #[napi]
   pub fn increment_epoch(&self) {
     self.engine.increment_epoch();
+  }
+
+  /// The wasm stack budget per call, in bytes.
+  #[napi(getter)]
+  pub fn max_wasm_stack(&self) -> f64 {
+    self.max_wasm_stack as f64
   }
 
   /// Whether `a` and `b` are the same engine.

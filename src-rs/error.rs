@@ -19,7 +19,10 @@ pub(crate) enum Kind {
 pub(crate) const UNALIGNED_BUFFER: &str = "ERR_WASMTIME_UNALIGNED_BUFFER";
 pub(crate) const SHARED_BUFFER: &str = "ERR_WASMTIME_SHARED_BUFFER";
 pub(crate) const DETACHED_BUFFER: &str = "ERR_WASMTIME_DETACHED_BUFFER";
-pub(crate) const BUFFER_IN_USE: &str = "ERR_WASMTIME_BUFFER_IN_USE";
+/// `deserializeRaw` was given memory the package did not allocate.
+pub(crate) const FOREIGN_BUFFER: &str = "ERR_WASMTIME_FOREIGN_BUFFER";
+/// An allocation the caller asked for cannot be made (checked, never aborted).
+pub(crate) const OUT_OF_MEMORY: &str = "ERR_WASMTIME_OUT_OF_MEMORY";
 pub(crate) const INVALID_ARGUMENT: &str = "ERR_WASMTIME_INVALID_ARGUMENT";
 pub(crate) const DESERIALIZE: &str = "ERR_WASMTIME_DESERIALIZE";
 pub(crate) const COMPILE: &str = "ERR_WASMTIME_COMPILE";
@@ -141,4 +144,39 @@ pub(crate) fn guard<T>(env: &Env, what: &str, f: impl FnOnce() -> napi::Result<T
       ))
     }
   }
+}
+
+thread_local! {
+  /// The message of the last panic on this thread, for the facade to tell a
+  /// caught panic (napi-rs reports it as `GenericFailure`) from other errors.
+  static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Replaces the default panic hook, which prints to the process's stderr, with
+/// one that records the message: every panic in the addon is caught and
+/// reaches JavaScript as `ERR_WASMTIME_PANIC`. `WASMTIME_NAPI_DEBUG=1` prints
+/// them as well.
+pub(crate) fn install_panic_hook() {
+  let print = std::env::var_os("WASMTIME_NAPI_DEBUG").is_some();
+  std::panic::set_hook(Box::new(move |info| {
+    let msg = match (info.payload().downcast_ref::<&str>(), info.payload().downcast_ref::<String>()) {
+      (Some(s), _) => s.to_string(),
+      (_, Some(s)) => s.clone(),
+      _ => "unknown panic".to_string(),
+    };
+    let msg = match info.location() {
+      Some(l) => format!("{msg} (at {}:{})", l.file(), l.line()),
+      None => msg,
+    };
+    if print {
+      eprintln!("wasmtime-napi: caught panic: {msg}");
+    }
+    LAST_PANIC.with(|p| *p.borrow_mut() = Some(msg));
+  }));
+}
+
+/// The last panic caught on this thread, if any, cleared by the call.
+#[napi_derive::napi]
+pub fn take_panic() -> Option<String> {
+  LAST_PANIC.with(|p| p.borrow_mut().take())
 }

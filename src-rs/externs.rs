@@ -147,8 +147,8 @@ pub(crate) fn extern_to_js(
   name: &str,
 ) -> Result<sys::napi_value> {
   // SAFETY (all `to_napi_value` calls): class instances made on the current env.
-  match ext {
-    Extern::Func(f) => js_function(env, store.clone(), &mut cx, f, name),
+  let handle = match ext {
+    Extern::Func(f) => return js_function(env, store.clone(), &mut cx, f, name),
     Extern::Memory(m) => unsafe { Memory::to_napi_value(env.raw(), Memory::new(store.clone(), m)) },
     Extern::Table(t) => unsafe { Table::to_napi_value(env.raw(), Table::new(store.clone(), t)) },
     Extern::Global(g) => unsafe { Global::to_napi_value(env.raw(), Global::new(store.clone(), g)) },
@@ -156,8 +156,10 @@ pub(crate) fn extern_to_js(
       let mut u = std::ptr::null_mut();
       // SAFETY: the current call's env.
       unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
-      Ok(u)
+      return Ok(u);
     }
-  }
+  }?;
+  store.attach_roots(env, handle);
+  Ok(handle)
 }
 

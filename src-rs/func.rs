@@ -84,6 +84,8 @@ pub(crate) fn js_function(
     sys::napi_set_named_property(raw, f, c"params".as_ptr(), js_params);
     sys::napi_set_named_property(raw, f, c"results".as_ptr(), js_results);
   }
+  // SAFETY: `data` lives as long as `f` (see above).
+  unsafe { &*data }.store.attach_roots(env, f);
   Ok(f)
 }
 
@@ -174,7 +176,7 @@ fn call_numeric(env: &Env, fd: &FuncData, args: &[sys::napi_value]) -> Result<sy
   }
   let n = fd.params.len().max(fd.results.len());
   let func = fd.func;
-  fd.store.with(env, |mut cx| {
+  fd.store.enter(env, |mut cx| {
     // SAFETY: `slots` holds `n` >= params and >= results values; the first
     // `params.len()` were written with exactly the parameter types (checked
     // by `numeric_arg` against the function's own type), and there are no
@@ -228,7 +230,7 @@ fn numeric_arg(env: sys::napi_env, v: sys::napi_value, ty: &ValType) -> Option<V
         let mut d = 0.0;
         (sys::napi_get_value_double(env, v, &mut d) == sys::Status::napi_ok
           && d.fract() == 0.0
-          && d.abs() <= 9_007_199_254_740_991.0)
+          && d.abs() <= crate::val::MAX_SAFE)
           .then(|| ValRaw::i64(d as i64))
       }
       _ => None,
@@ -264,7 +266,7 @@ pub(crate) fn call_func(
       &format!("this wasm function takes {} argument(s), {} given", param_types.len(), args.len()),
     ));
   }
-  store.with(env, |mut cx| {
+  store.enter(env, |mut cx| {
     // Roots made for externref arguments and results end with this scope.
     let mut scope = RootScope::new(&mut cx);
     let mut params = Vec::with_capacity(args.len());

@@ -18,7 +18,10 @@ use std::rc::Rc;
 use std::thread::ThreadId;
 use wasmtime::{Val, ValType};
 
-/// A JavaScript function that wasm can call.
+/// A JavaScript function that wasm can call. It is held weakly: the Linker
+/// object that defined it and the stores it was instantiated into root it
+/// from JavaScript (see `store.rs`), so no native reference keeps alive a
+/// function that closes over the store.
 pub(crate) struct HostFunc {
   func: sys::napi_ref,
   env: sys::napi_env,
@@ -54,7 +57,7 @@ impl HostFunc {
       if t != sys::ValueType::napi_function {
         return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("the host function for {name} must be a function")));
       }
-      sys::napi_create_reference(env.raw(), func, 1, &mut r);
+      sys::napi_create_reference(env.raw(), func, 0, &mut r);
     }
     Ok(HostFunc {
       func: r,
@@ -64,6 +67,16 @@ impl HostFunc {
       with_caller,
       name,
     })
+  }
+
+  /// The JavaScript function, or null once collected.
+  pub(crate) fn value(&self) -> sys::napi_value {
+    let mut v = ptr::null_mut();
+    if self.thread == std::thread::current().id() {
+      // SAFETY: our weak reference, read on its environment's thread.
+      unsafe { sys::napi_get_reference_value(self.env, self.func, &mut v) };
+    }
+    v
   }
 
   /// The body of the wasmtime host function.
@@ -103,18 +116,24 @@ impl HostFunc {
       let js_caller = Caller { store: shared.clone(), ptr, call };
       // SAFETY: making a class instance on the current env.
       let v = unsafe { Caller::to_napi_value(raw, js_caller) }.map_err(|_| self.pending_or("could not create the caller object"))?;
+      shared.attach_roots(&env, v);
       argv.push(v);
     }
     for p in params {
       argv.push(from_val(&env, &shared, &mut *caller, p).map_err(|_| self.pending_or("could not convert an argument"))?);
     }
-    let mut func = ptr::null_mut();
     let mut recv = ptr::null_mut();
     let mut ret = ptr::null_mut();
-    // SAFETY: our reference and values on this env; the JavaScript call may
-    // re-enter the store through `caller`, which `enter_host` registers.
+    let func = self.value();
+    if func.is_null() {
+      return Err(CallFailure::Host(format!(
+        "host function {} was garbage-collected: keep the Linker that defined it, or a handle of the store, alive while wasm may call it",
+        self.name
+      )));
+    }
+    // SAFETY: values on this env; the JavaScript call may re-enter the store
+    // through `caller`, which `enter_host` registers.
     let status = unsafe {
-      sys::napi_get_reference_value(raw, self.func, &mut func);
       sys::napi_get_undefined(raw, &mut recv);
       shared.enter_host(caller, call, || sys::napi_call_function(raw, recv, func, argv.len(), argv.as_ptr(), &mut ret))
     };
@@ -159,29 +178,27 @@ impl HostFunc {
     Ok(())
   }
 
-  /// Moves the pending JavaScript exception into the store, to be rethrown to
-  /// the JavaScript caller of wasm once the wasm frames have unwound.
+  /// Moves the pending JavaScript exception (any value, primitives too) into
+  /// the store, to be rethrown to the JavaScript caller of wasm once the wasm
+  /// frames have unwound.
   fn pending_into(&self, caller: &mut wasmtime::Caller<'_, StoreData>) -> CallFailure {
     let raw = self.env;
+    let mut pending = false;
     let mut exc = ptr::null_mut();
-    let mut r = ptr::null_mut();
-    // SAFETY: this env's pending exception, held by a new strong reference.
+    // SAFETY: this env's pending exception, taken once.
     unsafe {
-      if sys::napi_get_and_clear_last_exception(raw, &mut exc) != sys::Status::napi_ok || exc.is_null() {
+      sys::napi_is_exception_pending(raw, &mut pending);
+      if !pending || sys::napi_get_and_clear_last_exception(raw, &mut exc) != sys::Status::napi_ok || exc.is_null() {
         return CallFailure::Host(format!("host function {} failed", self.name));
       }
-      let mut t = 0;
-      sys::napi_typeof(raw, exc, &mut t);
-      if t == sys::ValueType::napi_undefined {
-        return CallFailure::Host(format!("host function {} failed", self.name));
+    }
+    match crate::val::JsRef::new(raw, exc) {
+      Some(held) => {
+        caller.data_mut().pending_exception = Some(held);
+        CallFailure::Js
       }
-      sys::napi_create_reference(raw, exc, 1, &mut r);
+      None => CallFailure::Host(format!("host function {} threw, and the exception could not be kept", self.name)),
     }
-    if let Some(old) = caller.data_mut().pending_exception.replace(r) {
-      // SAFETY: an older reference of ours that was never rethrown.
-      unsafe { sys::napi_delete_reference(raw, old) };
-    }
-    CallFailure::Js
   }
 
   fn pending_or(&self, msg: &str) -> CallFailure {

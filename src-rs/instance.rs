@@ -21,8 +21,14 @@ pub struct Instance {
 }
 
 impl Instance {
-  pub(crate) fn new(store: Rc<StoreShared>, instance: wasmtime::Instance) -> Instance {
-    Instance { store, instance }
+  /// The JavaScript object for `instance`, holding its store's roots.
+  pub(crate) fn to_js<'env>(env: &'env Env, store: Rc<StoreShared>, instance: wasmtime::Instance) -> Result<Unknown<'env>> {
+    let shared = store.clone();
+    // SAFETY: a class instance made on the current env.
+    let v = unsafe { Instance::to_napi_value(env.raw(), Instance { store, instance }) }?;
+    shared.attach_roots(env, v);
+    // SAFETY: made on `env` in this call.
+    Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), v) })
   }
 }
 
@@ -31,8 +37,8 @@ impl Instance {
   /// Instantiates a module that has no imports, or (with `trapUnknownImports`)
   /// whose imports all become functions that trap when called.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.new>
-  #[napi(factory, catch_unwind)]
-  pub fn create(env: Env, store: &Store, module: &Module, trap_unknown_imports: Option<bool>) -> Result<Self> {
+  #[napi(catch_unwind, ts_return_type = "Instance")]
+  pub fn create<'env>(env: &'env Env, store: &Store, module: &Module, trap_unknown_imports: Option<bool>) -> Result<Unknown<'env>> {
     let m = module.module(&env)?;
     if !wasmtime::Engine::same(&store.shared.engine, m.engine()) {
       return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
@@ -42,7 +48,7 @@ impl Instance {
     if let Some(raw) = module.raw() {
       store.shared.hold(raw);
     }
-    let instance = store.shared.with(&env, |mut cx| {
+    let instance = store.shared.enter(&env, |mut cx| {
       let mut linker = wasmtime::Linker::new(cx.engine());
       if trap_unknown_imports.unwrap_or(false) {
         linker
@@ -51,7 +57,7 @@ impl Instance {
       }
       linker.instantiate(&mut cx, m).map_err(|e| instantiate_error(&env, &mut cx, &e))
     })?;
-    Ok(Instance::new(store.shared.clone(), instance))
+    Instance::to_js(env, store.shared.clone(), instance)
   }
 
   /// Every export as an object of values: functions, Memory, Table and Global
@@ -66,13 +72,29 @@ impl Instance {
       let items: Vec<(String, wasmtime::Extern)> =
         instance.exports(&mut cx).map(|e| (e.name().to_string(), e.into_extern())).collect();
       let mut obj = ptr::null_mut();
-      // SAFETY: values made and set on the current call's env.
-      unsafe { sys::napi_create_object(raw, &mut obj) };
+      let mut props = Vec::with_capacity(items.len());
       for (name, ext) in items {
-        let v = extern_to_js(env, &store, &mut cx, ext, &name)?;
-        let key = std::ffi::CString::new(name).unwrap_or_default();
-        // SAFETY: as above.
-        unsafe { sys::napi_set_named_property(raw, obj, key.as_ptr(), v) };
+        let value = extern_to_js(env, &store, &mut cx, ext, &name)?;
+        let mut key = ptr::null_mut();
+        // SAFETY: a string made on the current call's env, of `name`'s bytes
+        // (names may hold NUL, and `__proto__` is an ordinary name here).
+        unsafe { sys::napi_create_string_utf8(raw, name.as_ptr().cast(), name.len() as isize, &mut key) };
+        props.push(sys::napi_property_descriptor {
+          utf8name: ptr::null(),
+          name: key,
+          method: None,
+          getter: None,
+          setter: None,
+          value,
+          attributes: sys::PropertyAttributes::enumerable,
+          data: ptr::null_mut(),
+        });
+      }
+      // SAFETY: own data properties defined on a new object of this env; no
+      // setter (such as `__proto__`'s) runs.
+      unsafe {
+        sys::napi_create_object(raw, &mut obj);
+        sys::napi_define_properties(raw, obj, props.len(), props.as_ptr());
       }
       Ok(obj)
     })?;

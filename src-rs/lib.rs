@@ -6,6 +6,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod aligned;
 mod code_memory;
 mod engine;
 mod error;
@@ -28,15 +29,23 @@ use napi::{sys, JsValue};
 use napi_derive::napi;
 use std::sync::atomic::Ordering;
 
+/// Runs when the addon loads, once per process.
+#[napi_derive::module_init]
+fn init() {
+  error::install_panic_hook();
+}
+
 /// Counters of native state, for tests and monitoring.
 #[napi(object)]
 pub struct Stats {
-  /// Bytes of caller buffers pinned by raw-loaded modules.
+  /// Bytes of package memory that raw-loaded modules hold (their artifacts).
   pub pinned_bytes: f64,
-  /// Number of distinct buffers pinned.
+  /// How many such regions.
   pub pinned_regions: u32,
   /// Bytes of compiled code (owned by wasmtime) reported to V8 as external memory.
   pub reported_bytes: f64,
+  /// Stores whose wasmtime state (instances, memories, tables) is not freed yet.
+  pub stores: u32,
 }
 
 /// Current native counters.
@@ -46,6 +55,7 @@ pub fn stats() -> Stats {
     pinned_bytes: module::PINNED_BYTES.load(Ordering::Relaxed) as f64,
     pinned_regions: module::PINNED_REGIONS.load(Ordering::Relaxed) as u32,
     reported_bytes: module::REPORTED_BYTES.load(Ordering::Relaxed) as f64,
+    stores: store::LIVE_STORES.load(Ordering::Relaxed) as u32,
   }
 }
 

@@ -35,6 +35,11 @@ pub struct FuncOptions {
 #[napi]
 pub struct Linker {
   linker: wasmtime::Linker<StoreData>,
+  /// The host functions defined here, to root in each store instantiated into.
+  hosts: Vec<Arc<HostFunc>>,
+  /// The store that the items defined with `define*` belong to, if any:
+  /// wasmtime panics when they meet another store, so that is refused first.
+  owner: Option<usize>,
   engine: wasmtime::Engine,
   /// The WASI context to move into the store at instantiation.
   wasi: Option<Reference<WasiContext>>,
@@ -45,6 +50,23 @@ fn link_error(env: &Env, e: &wasmtime::Error) -> napi::Error {
 }
 
 impl Linker {
+  /// Records that this linker now holds items of `store`.
+  fn own(&mut self, env: &Env, store: &Rc<StoreShared>) -> Result<()> {
+    let id = Rc::as_ptr(store) as usize;
+    match self.owner {
+      Some(o) if o != id => Err(throw(
+        env,
+        Kind::Error,
+        error::LINK,
+        "this Linker already holds items of another Store; a linker's defined memories, tables, globals, wasm functions and instances all come from one store. Use a Linker per store.",
+      )),
+      _ => {
+        self.owner = Some(id);
+        Ok(())
+      }
+    }
+  }
+
   /// Moves the linker's WASI context into the store, if it has none yet.
   fn attach_wasi(&self, env: &Env, shared: &StoreShared) -> Result<()> {
     let Some(ctx) = &self.wasi else { return Ok(()) };
@@ -71,7 +93,7 @@ impl Linker {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.new>
   #[napi(constructor)]
   pub fn new(engine: &Engine) -> Self {
-    Linker { linker: wasmtime::Linker::new(&engine.engine), engine: engine.engine.clone(), wasi: None }
+    Linker { linker: wasmtime::Linker::new(&engine.engine), hosts: Vec::new(), owner: None, engine: engine.engine.clone(), wasi: None }
   }
 
   /// Whether later definitions may replace earlier ones of the same name.
@@ -92,8 +114,9 @@ impl Linker {
 
   fn define_extern(&mut self, env: &Env, store: &Store, owner: *const StoreShared, module: &str, name: &str, ext: Extern) -> Result<()> {
     if owner != Rc::as_ptr(&store.shared) {
-      return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name} belongs to another Store")));
+      return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("{module}.{name} belongs to another Store than the one given")));
     }
+    self.own(env, &store.shared)?;
     let linker = &mut self.linker;
     store.shared.with(env, |cx| linker.define(&cx, module, name, ext).map(|_| ()).map_err(|e| link_error(env, &e)))
   }
@@ -133,6 +156,7 @@ impl Linker {
     if !Rc::ptr_eq(&instance.store, &store.shared) {
       return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, "the instance belongs to another Store"));
     }
+    self.own(&env, &store.shared)?;
     let linker = &mut self.linker;
     let inst = instance.instance;
     store.shared.with(&env, |mut cx| linker.instance(&mut cx, &name, inst).map(|_| ()).map_err(|e| link_error(&env, &e)))
@@ -153,6 +177,7 @@ impl Linker {
   ) -> Result<()> {
     let ft = parse_func_type(&env, &self.engine, &ty)?;
     let host = Arc::new(HostFunc::new(&env, func.raw(), &ft, options.and_then(|o| o.caller).unwrap_or(false), format!("{module}.{name}"))?);
+    self.hosts.push(host.clone());
     self
       .linker
       .func_new(&module, &name, ft, move |caller, params, results| host.call(caller, params, results))
@@ -177,16 +202,23 @@ impl Linker {
 
   /// Instantiates `module` into `store` with this linker's definitions.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate>
-  #[napi(catch_unwind)]
-  pub fn instantiate(&self, env: Env, store: &Store, module: &Module) -> Result<Instance> {
-    let m = module.module(&env)?;
+  #[napi(catch_unwind, ts_return_type = "Instance")]
+  pub fn instantiate<'env>(&self, env: &'env Env, store: &Store, module: &Module) -> Result<Unknown<'env>> {
+    let m = module.module(env)?;
+    if !wasmtime::Engine::same(&store.shared.engine, m.engine()) {
+      return Err(throw(env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
+    }
     if let Some(raw) = module.raw() {
       store.shared.hold(raw);
     }
-    self.attach_wasi(&env, &store.shared)?;
+    same_store(env, &self.owner, &store.shared)?;
+    root_hosts(env, &store.shared, &self.hosts);
+    self.attach_wasi(env, &store.shared)?;
     let linker = &self.linker;
-    let inst = store.shared.with(&env, |mut cx| linker.instantiate(&mut cx, m).map_err(|e| instantiate_error(&env, &mut cx, &e)))?;
-    Ok(Instance::new(store.shared.clone(), inst))
+    let inst = store.shared.enter(env, |mut cx| {
+      linker.instantiate(&mut cx, m).map_err(|e| instantiate_error(env, &mut cx, &e))
+    })?;
+    Instance::to_js(env, store.shared.clone(), inst)
   }
 
   /// Resolves every import of `module` now, for cheap repeated instantiation.
@@ -195,7 +227,27 @@ impl Linker {
   pub fn instantiate_pre(&self, env: Env, module: &Module) -> Result<InstancePre> {
     let m = module.module(&env)?;
     let pre = self.linker.instantiate_pre(m).map_err(|e| link_error(&env, &e))?;
-    Ok(InstancePre { pre, raw: module.raw().cloned() })
+    Ok(InstancePre { pre, hosts: self.hosts.clone(), owner: self.owner, raw: module.raw().cloned() })
+  }
+}
+
+/// Refuses to instantiate into `store` when the linker holds another store's items.
+fn same_store(env: &Env, owner: &Option<usize>, store: &Rc<StoreShared>) -> Result<()> {
+  match owner {
+    Some(o) if *o != Rc::as_ptr(store) as usize => Err(throw(
+      env,
+      Kind::Error,
+      error::LINK,
+      "this Linker holds memories, tables, globals, wasm functions or instances of another Store, which cannot be used in this one; define them from this store, or use a Linker per store",
+    )),
+    _ => Ok(()),
+  }
+}
+
+/// Roots `hosts` in `store`, so they live as long as its handles.
+fn root_hosts(env: &Env, store: &StoreShared, hosts: &[Arc<HostFunc>]) {
+  for h in hosts {
+    store.root(env, Arc::as_ptr(h) as usize, h.value());
   }
 }
 
@@ -204,6 +256,8 @@ impl Linker {
 pub struct InstancePre {
   // Field order is drop order: the module clone inside `pre` goes first.
   pre: wasmtime::InstancePre<StoreData>,
+  hosts: Vec<Arc<HostFunc>>,
+  owner: Option<usize>,
   raw: Option<Arc<RawCode>>,
 }
 
@@ -212,20 +266,25 @@ impl InstancePre {
   /// Instantiates into `store` (which needs a WASI context of its own when the
   /// module imports WASI: pass one).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html#method.instantiate>
-  #[napi(catch_unwind)]
-  pub fn instantiate(&self, env: Env, store: &Store, wasi: Option<&WasiContext>) -> Result<Instance> {
+  #[napi(catch_unwind, ts_return_type = "Instance")]
+  pub fn instantiate<'env>(&self, env: &'env Env, store: &Store, wasi: Option<&WasiContext>) -> Result<Unknown<'env>> {
+    if !wasmtime::Engine::same(&store.shared.engine, self.pre.module().engine()) {
+      return Err(throw(env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
+    }
     if let Some(raw) = &self.raw {
       store.shared.hold(raw);
     }
+    same_store(env, &self.owner, &store.shared)?;
+    root_hosts(env, &store.shared, &self.hosts);
     if let Some(ctx) = wasi {
-      let p1 = ctx.take(&env)?;
-      store.shared.with(&env, |mut cx| {
+      let p1 = ctx.take(env)?;
+      store.shared.with(env, |mut cx| {
         cx.data_mut().wasi = Some(p1);
         Ok(())
       })?;
     }
     let pre = &self.pre;
-    let inst = store.shared.with(&env, |mut cx| pre.instantiate(&mut cx).map_err(|e| instantiate_error(&env, &mut cx, &e)))?;
-    Ok(Instance::new(store.shared.clone(), inst))
+    let inst = store.shared.enter(env, |mut cx| pre.instantiate(&mut cx).map_err(|e| instantiate_error(env, &mut cx, &e)))?;
+    Instance::to_js(env, store.shared.clone(), inst)
   }
 }

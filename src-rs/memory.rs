@@ -5,8 +5,11 @@
 //! `memory.buffer` is an ArrayBuffer over the linear memory itself, shaped like
 //! `WebAssembly.Memory#buffer`: the same object until the memory grows, then a
 //! new one. Engines are configured so memories never move
-//! (`memory_may_move(false)`), so an old view stays valid (it is only short);
-//! every view is detached before the store frees the memory.
+//! (`memory_may_move(false)`) and never shrink, so an old view stays valid (it
+//! is only short). Every such ArrayBuffer holds the store until V8 releases
+//! its backing store, so memory that JavaScript (or Node's thread pool, or a
+//! stream that moved the backing store elsewhere) can still reach is never
+//! unmapped.
 
 use crate::error::{self, throw, Kind};
 use crate::externs::{memory_desc, TypeDesc};
@@ -15,8 +18,20 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 use std::cell::RefCell;
+use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
+
+/// Most pages of a 32-bit and of a 64-bit memory.
+const MAX_PAGES_32: u64 = 1 << 16;
+const MAX_PAGES_64: u64 = 1 << 48;
+
+unsafe extern "C" fn release_view(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+  // SAFETY: `hint` is the box made in `buffer`, released once, on the store's
+  // thread, when V8 has let go of the ArrayBuffer's backing store.
+  let store = unsafe { Box::from_raw(hint as *mut Rc<StoreShared>) };
+  store.view_released();
+}
 
 /// `{ minimum, maximum?, memory64? }` in 64 KiB pages, for `new Memory`.
 #[napi(object)]
@@ -57,10 +72,22 @@ impl Memory {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.new>
   #[napi(constructor, catch_unwind)]
   pub fn new_js(env: Env, store: &Store, ty: MemoryTypeDesc) -> Result<Self> {
-    let mt = if ty.memory64.unwrap_or(false) {
-      wasmtime::MemoryType::new64(ty.minimum as u64, ty.maximum.map(|m| m as u64))
+    let is64 = ty.memory64.unwrap_or(false);
+    let limit = if is64 { MAX_PAGES_64 } else { MAX_PAGES_32 };
+    let minimum = crate::val::index(&env, ty.minimum, "memory minimum (pages)")?;
+    let maximum = ty.maximum.map(|m| crate::val::index(&env, m, "memory maximum (pages)")).transpose()?;
+    if minimum > limit || maximum.is_some_and(|m| m > limit || m < minimum) {
+      return Err(throw(
+        &env,
+        Kind::Range,
+        error::INVALID_ARGUMENT,
+        &format!("a memory needs minimum <= maximum <= {limit} pages; got minimum {minimum}, maximum {maximum:?}"),
+      ));
+    }
+    let mt = if is64 {
+      wasmtime::MemoryType::new64(minimum, maximum)
     } else {
-      wasmtime::MemoryType::new(ty.minimum as u32, ty.maximum.map(|m| m as u32))
+      wasmtime::MemoryType::new(minimum as u32, maximum.map(|m| m as u32))
     };
     let memory = store.shared.with(&env, |mut cx| {
       wasmtime::Memory::new(&mut cx, mt)
@@ -91,12 +118,17 @@ impl Memory {
       }
     }
     let mut ab = ptr::null_mut();
+    let hold = Box::into_raw(Box::new(self.store.clone()));
     // SAFETY: `data` points at `len` bytes of linear memory, which stays at this
-    // address (memories never move) until the store is dropped; before that,
-    // `StoreShared::release` detaches this ArrayBuffer (tracked below), so
-    // JavaScript never reaches freed memory. No finalizer: the store owns it.
-    let status = unsafe { sys::napi_create_external_arraybuffer(raw, data.cast(), len, None, ptr::null_mut(), &mut ab) };
-    if status != sys::Status::napi_ok {
+    // address (memories never move or shrink) until the store is freed; the
+    // store is not freed while `hold` lives, and `hold` lives until V8 has
+    // released this ArrayBuffer's backing store, wherever it moved.
+    let status = unsafe { sys::napi_create_external_arraybuffer(raw, data.cast(), len, Some(release_view), hold.cast(), &mut ab) };
+    if status == sys::Status::napi_ok {
+      self.store.view_lent();
+    } else {
+      // SAFETY: the box was not handed to napi.
+      drop(unsafe { Box::from_raw(hold) });
       return Err(throw(
         env,
         Kind::Error,
@@ -104,7 +136,6 @@ impl Memory {
         "this runtime does not allow ArrayBuffers over native memory (e.g. Electron's sandbox); use memory.read() and memory.write()",
       ));
     }
-    self.store.track_view(env, ab);
     let mut r = ptr::null_mut();
     // SAFETY: a weak reference to the value just made.
     unsafe { sys::napi_create_reference(raw, ab, 0, &mut r) };
@@ -145,12 +176,10 @@ impl Memory {
   #[napi(catch_unwind)]
   pub fn grow(&self, env: Env, delta: f64) -> Result<f64> {
     let memory = self.memory;
-    if !(delta >= 0.0) || delta.fract() != 0.0 {
-      return Err(throw(&env, Kind::Range, error::INVALID_ARGUMENT, "grow() takes a non-negative whole number of pages"));
-    }
+    let delta = crate::val::index(&env, delta, "memory.grow(pages)")?;
     self.store.with(&env, |mut cx| {
       memory
-        .grow(&mut cx, delta as u64)
+        .grow(&mut cx, delta)
         .map(|p| p as f64)
         .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.grow({delta}) failed: {}", error::chain(&e))))
     })
@@ -161,12 +190,16 @@ impl Memory {
   #[napi(catch_unwind)]
   pub fn read(&self, env: Env, offset: f64, length: f64) -> Result<Buffer> {
     let memory = self.memory;
+    let offset = crate::val::index(&env, offset, "memory.read(offset)")?;
+    let length = crate::val::index(&env, length, "memory.read(length)")?;
     self.store.with(&env, |cx| {
-      let mut out = vec![0u8; length.max(0.0) as usize];
-      memory
-        .read(&cx, offset.max(0.0) as usize, &mut out)
-        .map_err(|_| throw(&env, Kind::Range, error::INVALID_ARGUMENT, "read outside the memory"))?;
-      Ok(out.into())
+      // Bounds first: the copy is allocated only for bytes that exist.
+      let size = memory.data_size(&cx) as u64;
+      if offset.checked_add(length).is_none_or(|end| end > size) {
+        return Err(throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.read({offset}, {length}) reaches outside the memory ({size} bytes)")));
+      }
+      let (offset, length) = (offset as usize, length as usize);
+      Ok(memory.data(&cx)[offset..offset + length].to_vec().into())
     })
   }
 
@@ -175,9 +208,14 @@ impl Memory {
   #[napi(catch_unwind)]
   pub fn write(&self, env: Env, offset: f64, bytes: &[u8]) -> Result<()> {
     let memory = self.memory;
+    let offset = crate::val::index(&env, offset, "memory.write(offset)")?;
     self.store.with(&env, |mut cx| {
+      let size = memory.data_size(&cx) as u64;
+      if offset.checked_add(bytes.len() as u64).is_none_or(|end| end > size) {
+        return Err(throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.write({offset}, <{} bytes>) reaches outside the memory ({size} bytes)", bytes.len())));
+      }
       memory
-        .write(&mut cx, offset.max(0.0) as usize, bytes)
+        .write(&mut cx, offset as usize, bytes)
         .map_err(|_| throw(&env, Kind::Range, error::INVALID_ARGUMENT, "write outside the memory"))
     })
   }

@@ -4,28 +4,28 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html>
 //!
 //! # Raw loading and lifetimes
-//! A module loaded raw runs code straight out of the caller's buffer. The bytes
-//! are held by a [`RawCode`]: the one wasmtime module over that region plus a
-//! napi reference that keeps the buffer's `ArrayBuffer` alive. Every native
-//! holder of the module (the `Module` wrapper, each `Store` it was instantiated
-//! into) holds an `Arc<RawCode>`. `RawCode` drops its wasmtime module first
-//! (wasmtime unpublishes and deregisters the code) and only then the reference,
-//! so the garbage collector can take the bytes only when nothing runs from them.
-//!
-//! A process-wide table maps loaded regions to their `RawCode` (weakly), so the
-//! same region loaded twice shares one wasmtime module: wasmtime asserts that a
-//! code range is registered once.
+//! A module loaded raw runs code straight out of a [`Region`]: page-aligned
+//! memory the package allocated and lent to JavaScript as an ArrayBuffer
+//! (`alignedBuffer`, `readPrecompiled`, ...). `deserializeRaw` takes it back:
+//! once the module is loaded the ArrayBuffer is detached, so no JavaScript
+//! operation can reach the bytes again. [`RawCode`] holds the wasmtime module
+//! and the region; every native holder of the module (the `Module` wrapper,
+//! each `Store` it was instantiated into, each `InstancePre`) holds an
+//! `Arc<RawCode>`, and the region is unmapped only after wasmtime has
+//! unpublished and deregistered the code. Since a region can be loaded only
+//! once (it is detached by the first load), wasmtime never sees the same code
+//! range registered twice.
 
 use crate::engine::Engine;
 use crate::error::{self, guard, throw, Kind};
 use crate::externs::{describe, TypeDesc};
+use crate::aligned::Region;
 use napi::bindgen_prelude::*;
 use napi::{sys, JsValue};
 use napi_derive::napi;
-use std::collections::BTreeMap;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 
 pub(crate) static PINNED_BYTES: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static PINNED_REGIONS: AtomicUsize = AtomicUsize::new(0);
@@ -40,35 +40,20 @@ fn report(env: &Env, delta: i64) -> Result<()> {
   Ok(())
 }
 
-/// Keeps a JavaScript buffer (and so its bytes, in place) alive.
-struct Pin {
-  /// Holds a napi reference to the typed array; napi-rs releases it on its own
-  /// thread, or leaks it safely if that thread's environment is gone.
-  _buffer: Uint8Array,
-  len: usize,
+/// The one wasmtime module loaded over a region, and the region itself.
+pub(crate) struct RawCode {
+  // Field order is drop order: the module (and with it wasmtime's last use of
+  // the code, including unwind deregistration) goes before the region.
+  module: wasmtime::Module,
+  region: Arc<Region>,
 }
 
-impl Drop for Pin {
+impl Drop for RawCode {
   fn drop(&mut self) {
-    PINNED_BYTES.fetch_sub(self.len, Ordering::Relaxed);
+    PINNED_BYTES.fetch_sub(self.region.len(), Ordering::Relaxed);
     PINNED_REGIONS.fetch_sub(1, Ordering::Relaxed);
   }
 }
-
-/// The one wasmtime module loaded over a caller's buffer, and the pin on it.
-pub(crate) struct RawCode {
-  // Field order is drop order: the module (and with it wasmtime's last use of
-  // the code) goes before the pin on the bytes.
-  module: wasmtime::Module,
-  _pin: Pin,
-}
-
-struct Region {
-  end: usize,
-  code: Weak<RawCode>,
-}
-
-static REGIONS: Mutex<BTreeMap<usize, Region>> = Mutex::new(BTreeMap::new());
 
 /// What a `Module` wrapper holds.
 pub(crate) enum Code {
@@ -148,9 +133,14 @@ fn deserialize_error(env: &Env, e: &wasmtime::Error) -> napi::Error {
 struct RawView {
   data: *mut u8,
   len: usize,
+  /// The ArrayBuffer behind the view.
+  array_buffer: sys::napi_value,
+  /// The package region that ArrayBuffer lends to JavaScript.
+  region: Arc<Region>,
 }
 
-/// Checks that `value` is a Uint8Array over a live, non-shared ArrayBuffer.
+/// Checks that `value` is a Uint8Array over an ArrayBuffer the package lent
+/// to JavaScript (and so can take back), still attached.
 fn inspect_raw_buffer(env: &Env, value: sys::napi_value) -> Result<RawView> {
   let raw = env.raw();
   let invalid = || {
@@ -158,7 +148,7 @@ fn inspect_raw_buffer(env: &Env, value: sys::napi_value) -> Result<RawView> {
       env,
       Kind::Type,
       error::INVALID_ARGUMENT,
-      "Module.deserializeRaw expects a Buffer or Uint8Array holding a precompiled module",
+      "Module.deserializeRaw expects a Buffer or Uint8Array holding a precompiled module, from readPrecompiled(), readPrecompiledSync() or alignedBuffer()",
     )
   };
   let mut is_typed = false;
@@ -187,7 +177,7 @@ fn inspect_raw_buffer(env: &Env, value: sys::napi_value) -> Result<RawView> {
         env,
         Kind::Type,
         error::SHARED_BUFFER,
-        "Module.deserializeRaw refuses a buffer backed by a SharedArrayBuffer: another thread could write the code while it runs. Load it with readPrecompiled() or copy it into alignedBuffer(), or use Module.deserialize() to copy.",
+        "Module.deserializeRaw refuses a buffer backed by a SharedArrayBuffer: another thread could write the code while it runs. Read the artifact with readPrecompiled(), or use Module.deserialize() to copy it.",
       ));
     }
     let mut detached = false;
@@ -197,11 +187,26 @@ fn inspect_raw_buffer(env: &Env, value: sys::napi_value) -> Result<RawView> {
         env,
         Kind::Type,
         error::DETACHED_BUFFER,
-        "Module.deserializeRaw was given a detached buffer (it was transferred away); read the artifact again with readPrecompiled().",
+        "Module.deserializeRaw was given a detached buffer: it was already loaded (the Module owns those bytes now; reuse that Module) or transferred away. Read the artifact again with readPrecompiled().",
       ));
     }
   }
-  Ok(RawView { data: data.cast(), len })
+  if len == 0 {
+    return Err(throw(env, Kind::Error, error::DESERIALIZE, "not a loadable precompiled module: the buffer is empty"));
+  }
+  let mut ab_data = ptr::null_mut();
+  let mut ab_len = 0usize;
+  // SAFETY: `array_buffer` is a live, attached ArrayBuffer of this call.
+  unsafe { sys::napi_get_arraybuffer_info(raw, array_buffer, &mut ab_data, &mut ab_len) };
+  let region = Region::find(ab_data as usize, ab_len).ok_or_else(|| {
+    throw(
+      env,
+      Kind::Type,
+      error::FOREIGN_BUFFER,
+      "Module.deserializeRaw runs code in place, so it must own the bytes: it takes only buffers the package allocated (readPrecompiled(), readPrecompiledSync(), alignedBuffer(), engine.precompileModule(), module.serialize()), never a plain, shared, resizable or WebAssembly.Memory ArrayBuffer. Copy the bytes into alignedBuffer(n), or use Module.deserialize() to copy.",
+    )
+  })?;
+  Ok(RawView { data: data.cast(), len, array_buffer, region })
 }
 
 #[napi]
@@ -260,68 +265,52 @@ impl Module {
     })
   }
 
-  /// Loads an artifact in place: the code runs from `buffer` itself, without
-  /// a copy. The buffer is pinned until the module and every store it was
-  /// instantiated into are gone.
+  /// Loads an artifact in place: the code runs from `buffer`'s memory itself,
+  /// without a copy. The module takes the memory over: `buffer` (and every
+  /// view of its ArrayBuffer) is detached, as after a transfer. The memory is
+  /// freed when the module and every store it was instantiated into are gone.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.deserialize_raw>
   #[napi(catch_unwind)]
   pub fn deserialize_raw(env: Env, engine: &Engine, buffer: Unknown) -> Result<Module> {
-    let value = buffer.raw();
-    let view = inspect_raw_buffer(&env, value)?;
-    if view.len == 0 {
-      return Err(throw(&env, Kind::Error, error::DESERIALIZE, "not a loadable precompiled module: the buffer is empty"));
-    }
-    let page = crate::code_memory::page_size();
-    if !engine.pulley && (view.data as usize) % page != 0 {
+    let view = inspect_raw_buffer(&env, buffer.raw())?;
+    if !engine.pulley && view.data != view.region.start() {
       return Err(throw(
         &env,
         Kind::Type,
         error::UNALIGNED_BUFFER,
         &format!(
-          "Module.deserializeRaw needs a buffer that starts on a page boundary ({page} bytes) and owns its pages, because the code is made executable in place; this one starts at offset {} within a page. Read the artifact with readPrecompiled()/readPrecompiledSync(), or copy it into alignedBuffer(); or use Module.deserialize() to copy it.",
-          (view.data as usize) % page
+          "Module.deserializeRaw needs the artifact at the start of its buffer, on a page boundary ({} bytes), because the code is made executable in place; this view starts {} bytes in. Pass the buffer readPrecompiled()/alignedBuffer() returned, or use Module.deserialize() to copy.",
+          crate::code_memory::page_size(),
+          view.data as usize - view.region.start() as usize
         ),
       ));
     }
-    let start = view.data as usize;
-    let end = start + view.len;
     guard(&env, "Module.deserializeRaw", || {
-      let mut regions = REGIONS.lock().unwrap_or_else(PoisonError::into_inner);
-      regions.retain(|_, r| r.code.strong_count() > 0);
-      for (&s, r) in regions.range(..end) {
-        if r.end <= start {
-          continue;
-        }
-        if let (true, Some(code)) = (s == start && r.end == end, r.code.upgrade()) {
-          if wasmtime::Engine::same(code.module.engine(), &engine.engine) {
-            return Ok(Module::wrap(Code::Raw(code), 0));
-          }
-        }
-        return Err(throw(
-          &env,
-          Kind::Type,
-          error::BUFFER_IN_USE,
-          "Module.deserializeRaw: these bytes overlap a region already loaded (by another engine, or as a different range); load each artifact into a buffer of its own.",
-        ));
-      }
-      // SAFETY: `value` is a Uint8Array of the current call (checked above).
-      let pin = unsafe { Uint8Array::from_napi_value(env.raw(), value) }?;
+      let memory = NonNull::slice_from_raw_parts(NonNull::new(view.data).ok_or_else(|| napi::Error::from_reason("null view"))?, view.len);
       // SAFETY: wasmtime requires that the bytes are a trusted artifact (the
       // documented contract of the package) and that they stay alive, in
-      // place and unmodified while any clone of the module lives. `pin` keeps
-      // the ArrayBuffer alive and `RawCode` drops it only after the module;
-      // JavaScript cannot detach it (the facade marks it untransferable and
-      // guards `transfer()`), the buffer is not shared (checked above), and
-      // on a native engine it starts on a page boundary, so `.text` pages lie
-      // inside it. `view` points at `view.len` valid bytes.
-      let memory = NonNull::slice_from_raw_parts(NonNull::new(view.data).expect("non-empty view"), view.len);
+      // place and unmodified while any clone of the module lives. They lie in
+      // `view.region` (a mapping of the package's own, held by `RawCode`
+      // after the module), which no JavaScript can reach once the ArrayBuffer
+      // lent over it is detached below, before this call returns; no
+      // JavaScript runs in between. On a native engine the view starts at the
+      // region's page-aligned start, so `.text` is whole pages of the region.
       let module = unsafe { wasmtime::Module::deserialize_raw(&engine.engine, memory) }
         .map_err(|e| deserialize_error(&env, &e))?;
-      PINNED_BYTES.fetch_add(view.len, Ordering::Relaxed);
+      // SAFETY: an attached ArrayBuffer of this call (checked above). It lends
+      // package memory (`napi_create_external_arraybuffer`), which detaching
+      // does not free: the region is ours, and `RawCode` holds it.
+      let status = unsafe { sys::napi_detach_arraybuffer(env.raw(), view.array_buffer) };
+      if status != sys::Status::napi_ok {
+        drop(module);
+        return Err(throw(&env, Kind::Type, error::FOREIGN_BUFFER, "Module.deserializeRaw could not take the buffer over (it cannot be detached); read the artifact again with readPrecompiled()"));
+      }
+      let len = view.region.len() as i64;
+      PINNED_BYTES.fetch_add(view.region.len(), Ordering::Relaxed);
       PINNED_REGIONS.fetch_add(1, Ordering::Relaxed);
-      let code = Arc::new(RawCode { module, _pin: Pin { _buffer: pin, len: view.len } });
-      regions.insert(start, Region { end, code: Arc::downgrade(&code) });
-      Ok(Module::wrap(Code::Raw(code), 0))
+      let code = Arc::new(RawCode { module, region: view.region.clone() });
+      report(&env, len)?;
+      Ok(Module::wrap(Code::Raw(code), len))
     })
   }
 

@@ -3,9 +3,19 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html>
 //!
 //! The wasmtime store lives in a [`StoreShared`] behind an `Rc`, shared by the
-//! `Store` wrapper and by every instance, function, memory, table and global
-//! taken from it, so it lives while any of them does. `store.dispose()` drops
-//! it early; handles taken from it then throw `ERR_WASMTIME_STORE_DISPOSED`.
+//! `Store` wrapper, by every instance, function, memory, table and global
+//! taken from it, and by every `memory.buffer` ArrayBuffer handed out, so its
+//! memory stays mapped while any of them lives. `store.dispose()` makes every
+//! handle throw `ERR_WASMTIME_STORE_DISPOSED` at once, and frees the store as
+//! soon as no ArrayBuffer over its memory is left (Node's thread pool may still
+//! be writing through one).
+//!
+//! # Garbage collection
+//! No native reference keeps a JavaScript host function alive: a host
+//! function is rooted from JavaScript, by the Linker object that defined it
+//! and by a roots array shared by every JavaScript handle of the stores it was
+//! instantiated into. A store whose host functions close over its own exports
+//! is then an ordinary cycle of JavaScript objects, which V8 collects.
 //!
 //! # Re-entrancy
 //! While wasm runs, the store is borrowed by the call. A host function that
@@ -17,25 +27,31 @@
 use crate::engine::Engine;
 use crate::error::{self, throw, Kind};
 use crate::module::RawCode;
+use crate::val::JsRef;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime::{AsContextMut, Caller, StoreContextMut};
 
 /// Per-store host state.
 pub(crate) struct StoreData {
   /// The `StoreShared` that owns this store (set right after creation).
   pub(crate) shared: *const StoreShared,
-  /// A JavaScript exception thrown by a host function, carried through the
-  /// wasm frames to the JavaScript caller (a strong napi reference).
-  pub(crate) pending_exception: Option<sys::napi_ref>,
+  /// A JavaScript exception (any value) thrown by a host function, carried
+  /// through the wasm frames to the JavaScript caller.
+  pub(crate) pending_exception: Option<JsRef>,
   /// WASI preview1 state, when a `WasiContext` was attached.
   pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
-  /// Resource limits (memory and table growth, instance counts).
-  pub(crate) limits: wasmtime::StoreLimits,
+  /// Resource limits, and the growth not yet reported to V8.
+  pub(crate) limits: Limiter,
+  /// `store.setDeadline(ms)`: calls still running then trap with `interrupt`.
+  pub(crate) deadline: Option<Instant>,
 }
 
 // SAFETY: a store is used only on the JavaScript thread that created it: the
@@ -44,43 +60,214 @@ pub(crate) struct StoreData {
 // called into wasm. `Send` is required by wasmtime-wasi's linker signature.
 unsafe impl Send for StoreData {}
 
+/// wasmtime's [`StoreLimits`](wasmtime::StoreLimits), counting what linear
+/// memories and tables grow by, so the store can report it to V8.
+pub(crate) struct Limiter {
+  limits: wasmtime::StoreLimits,
+  /// Bytes grown since the last report.
+  grown: i64,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+  fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    let ok = self.limits.memory_growing(current, desired, maximum)?;
+    if ok {
+      self.grown += desired.saturating_sub(current) as i64;
+    }
+    Ok(ok)
+  }
+  fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+    self.limits.memory_grow_failed(error)
+  }
+  fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    let ok = self.limits.table_growing(current, desired, maximum)?;
+    if ok {
+      self.grown += (desired.saturating_sub(current) * std::mem::size_of::<usize>()) as i64;
+    }
+    Ok(ok)
+  }
+  fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+    self.limits.table_grow_failed(error)
+  }
+  fn instances(&self) -> usize {
+    self.limits.instances()
+  }
+  fn tables(&self) -> usize {
+    self.limits.tables()
+  }
+  fn memories(&self) -> usize {
+    self.limits.memories()
+  }
+}
+
+/// Native stack a call into wasm needs beyond the engine's wasm stack budget:
+/// host-call trampolines, napi and V8's entry frames below wasmtime's limit.
+const STACK_RESERVE: usize = 96 << 10;
+
 pub(crate) struct StoreShared {
   // Field order is drop order: the wasmtime store (with its clones of every
-  // module instantiated into it) goes before the pins on raw-loaded code.
+  // module instantiated into it) goes before the holds on raw-loaded code.
   inner: RefCell<Option<wasmtime::Store<StoreData>>>,
   raw: RefCell<Vec<Arc<RawCode>>>,
+  /// Set by `dispose()`: every handle throws from then on.
+  disposed: Cell<bool>,
+  /// ArrayBuffers over this store's linear memory whose backing store V8 has
+  /// not released yet. The wasmtime store is freed only when this is 0.
+  live_views: Cell<usize>,
   /// Callers of host functions now running JavaScript, innermost last, each
   /// with the number of the host call it belongs to.
   callers: RefCell<Vec<(*mut Caller<'static, StoreData>, u64)>>,
   /// Numbers host calls, so a `Caller` object kept past its call is refused
   /// even if a later call's caller sits at the same address.
-  host_calls: std::cell::Cell<u64>,
-  /// Weak references to ArrayBuffers that view this store's linear memories.
-  /// They are detached before the memories go away.
-  views: RefCell<Vec<sys::napi_ref>>,
+  host_calls: Cell<u64>,
+  /// Weak reference to the JavaScript array that roots this store's host
+  /// functions; every JavaScript handle of the store holds it strongly.
+  roots: Cell<sys::napi_ref>,
+  /// Host functions already in `roots` (by address of their `HostFunc`).
+  rooted: RefCell<HashSet<usize>>,
+  /// Bytes of linear memory and tables reported to V8.
+  reported: Cell<i64>,
+  /// The engine's wasm stack budget (0 on Pulley, which has a stack of its own).
+  wasm_stack: usize,
+  /// The engine checks epochs (deadlines and thread teardown work).
+  epochs: bool,
   pub(crate) env: sys::napi_env,
   pub(crate) engine: wasmtime::Engine,
 }
 
+thread_local! {
+  /// The symbol under which JavaScript handles hold their store's roots.
+  static ROOTS_KEY: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
+  /// A JavaScript function that does nothing: calling it tells whether this
+  /// thread may still run JavaScript (a terminating worker may not).
+  static PROBE: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// A strong, per-thread reference to a value made once by `make`.
+fn per_thread(env: sys::napi_env, key: &'static std::thread::LocalKey<Cell<sys::napi_ref>>, make: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
+  let mut v = ptr::null_mut();
+  let r = key.with(|c| c.get());
+  if !r.is_null() {
+    // SAFETY: our strong reference, on this thread's env.
+    unsafe { sys::napi_get_reference_value(env, r, &mut v) };
+    if !v.is_null() {
+      return v;
+    }
+  }
+  v = make();
+  let mut r = ptr::null_mut();
+  // SAFETY: a value of the current call; the reference lives as long as the
+  // environment (one per thread).
+  unsafe { sys::napi_create_reference(env, v, 1, &mut r) };
+  key.with(|c| c.set(r));
+  v
+}
+
+unsafe extern "C" fn probe_body(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+  let mut u = ptr::null_mut();
+  // SAFETY: the env of the current callback.
+  unsafe { sys::napi_get_undefined(env, &mut u) };
+  u
+}
+
+/// False when the thread's environment is being torn down (`worker.terminate()`,
+/// `process.exit()`): V8 then refuses to run JavaScript.
+fn js_can_run(env: sys::napi_env) -> bool {
+  let probe = per_thread(env, &PROBE, || {
+    let mut f = ptr::null_mut();
+    // SAFETY: a native function made on this thread's env.
+    unsafe { sys::napi_create_function(env, c"probe".as_ptr(), 5, Some(probe_body), ptr::null_mut(), &mut f) };
+    f
+  });
+  let mut recv = ptr::null_mut();
+  let mut out = ptr::null_mut();
+  // SAFETY: values of this env; the probe has no side effects.
+  let status = unsafe {
+    sys::napi_get_undefined(env, &mut recv);
+    sys::napi_call_function(env, recv, probe, 0, ptr::null(), &mut out)
+  };
+  if status == sys::Status::napi_ok {
+    return true;
+  }
+  // An ordinary exception (a RangeError when the JS stack is short) is not
+  // termination: clear it and go on. Termination leaves no exception object.
+  let mut exc = ptr::null_mut();
+  let mut t = sys::ValueType::napi_undefined;
+  // SAFETY: this env's pending exception, if any.
+  unsafe {
+    if sys::napi_get_and_clear_last_exception(env, &mut exc) == sys::Status::napi_ok && !exc.is_null() {
+      sys::napi_typeof(env, exc, &mut t);
+    }
+  }
+  t == sys::ValueType::napi_object
+}
+
+/// What the engine's epoch ticker does to a store each tick while wasm runs:
+/// trap with `interrupt` past the store's deadline, or when the thread is
+/// being torn down; otherwise check again next tick.
+fn on_epoch(cx: StoreContextMut<'_, StoreData>) -> wasmtime::Result<wasmtime::UpdateDeadline> {
+  let data = cx.data();
+  if data.deadline.is_some_and(|d| Instant::now() >= d) {
+    return Err(wasmtime::Trap::Interrupt.into());
+  }
+  // SAFETY: `shared` points at the live StoreShared that owns this store,
+  // which is running a call on its own thread.
+  let env = unsafe { &*data.shared }.env;
+  if !js_can_run(env) {
+    return Err(wasmtime::Trap::Interrupt.into());
+  }
+  Ok(wasmtime::UpdateDeadline::Continue(1))
+}
+
+/// The lowest usable address of this thread's stack, if the platform says.
+fn stack_floor() -> Option<usize> {
+  thread_local! {
+    static FLOOR: Cell<Option<usize>> = const { Cell::new(None) };
+  }
+  if let Some(f) = FLOOR.with(|f| f.get()) {
+    return Some(f);
+  }
+  let floor = crate::engine::thread_stack().map(|(low, _)| low)?;
+  FLOOR.with(|f| f.set(Some(floor)));
+  Some(floor)
+}
+
+/// Wasmtime stores alive (not yet freed), for leak tests and monitoring.
+pub(crate) static LIVE_STORES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl StoreShared {
-  pub(crate) fn new(env: &Env, engine: &wasmtime::Engine) -> Rc<StoreShared> {
+  pub(crate) fn new(env: &Env, engine: &Engine, limits: wasmtime::StoreLimits) -> Rc<StoreShared> {
     let data = StoreData {
       shared: std::ptr::null(),
       pending_exception: None,
       wasi: None,
-      limits: wasmtime::StoreLimits::default(),
+      limits: Limiter { limits, grown: 0 },
+      deadline: None,
     };
-    let mut store = wasmtime::Store::new(engine, data);
+    let mut store = wasmtime::Store::new(&engine.engine, data);
+    // Limits on instance, table and memory counts are read when the limiter
+    // is installed: `limits` is final here.
     store.limiter(|d| &mut d.limits);
+    if engine.epochs {
+      store.epoch_deadline_callback(on_epoch);
+      store.set_epoch_deadline(1);
+    }
     let shared = Rc::new(StoreShared {
       inner: RefCell::new(Some(store)),
       raw: RefCell::new(Vec::new()),
+      disposed: Cell::new(false),
+      live_views: Cell::new(0),
       callers: RefCell::new(Vec::new()),
-      host_calls: std::cell::Cell::new(0),
-      views: RefCell::new(Vec::new()),
+      host_calls: Cell::new(0),
+      roots: Cell::new(ptr::null_mut()),
+      rooted: RefCell::new(HashSet::new()),
+      reported: Cell::new(0),
+      wasm_stack: if engine.pulley { 0 } else { engine.max_wasm_stack },
+      epochs: engine.epochs,
       env: env.raw(),
-      engine: engine.clone(),
+      engine: engine.engine.clone(),
     });
+    LIVE_STORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ptr = Rc::as_ptr(&shared);
     if let Some(store) = shared.inner.borrow_mut().as_mut() {
       store.data_mut().shared = ptr;
@@ -88,18 +275,30 @@ impl StoreShared {
     shared
   }
 
+  fn disposed_error(env: &Env) -> napi::Error {
+    throw(
+      env,
+      Kind::Error,
+      error::STORE_DISPOSED,
+      "this Store was disposed; its instances, functions and memories can no longer be used. Create a new Store and instantiate again.",
+    )
+  }
+
   /// Runs `f` with the live store, or throws a clear error if the store was
-  /// disposed or is borrowed by a call that is not a host function.
+  /// disposed or is borrowed by a call that is not a host function. Growth of
+  /// memories and tables during `f` is reported to V8 afterwards.
   pub(crate) fn with<T>(&self, env: &Env, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> Result<T>) -> Result<T> {
+    if self.disposed.get() {
+      return Err(Self::disposed_error(env));
+    }
     match self.inner.try_borrow_mut() {
       Ok(mut slot) => match slot.as_mut() {
-        Some(store) => f(store.as_context_mut()),
-        None => Err(throw(
-          env,
-          Kind::Error,
-          error::STORE_DISPOSED,
-          "this Store was disposed; its instances, functions and memories can no longer be used. Create a new Store and instantiate again.",
-        )),
+        Some(store) => {
+          let r = f(store.as_context_mut());
+          self.report_growth(env, store.data_mut());
+          r
+        }
+        None => Err(Self::disposed_error(env)),
       },
       Err(_) => {
         let top = self.callers.borrow().last().map(|(c, _)| *c);
@@ -108,10 +307,48 @@ impl StoreShared {
           // `&mut Caller` whose host call is on the stack below us, blocked in
           // a JavaScript call; that host call does not touch its caller until
           // the JavaScript call returns, and unregisters it before then.
-          Some(caller) => f(unsafe { &mut *caller }.as_context_mut()),
-          None => Err(throw(env, Kind::Error, error::STORE_BUSY, "this Store is in the middle of another operation")),
+          Some(caller) => {
+            let caller = unsafe { &mut *caller };
+            let r = f(caller.as_context_mut());
+            self.report_growth(env, caller.data_mut());
+            r
+          }
+          None => Err(throw(env, Kind::Error, error::STORE_BUSY, "this Store is in the middle of another operation; wait for it to return")),
         }
       }
+    }
+  }
+
+  /// `with`, for a call that runs wasm: an outermost call first checks that
+  /// the thread has the stack the engine's wasm budget needs, and traps with
+  /// `stack_overflow` instead of entering when it does not.
+  pub(crate) fn enter<T>(&self, env: &Env, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> Result<T>) -> Result<T> {
+    if self.callers.borrow().is_empty() {
+      if let Some(floor) = stack_floor() {
+        let here = &floor as *const usize as usize;
+        let left = here.saturating_sub(floor);
+        let needed = self.wasm_stack + STACK_RESERVE;
+        if left < needed {
+          return Err(crate::trap::throw_trap(
+            env,
+            "stack_overflow",
+            &format!(
+              "wasm trap: call stack exhausted: this thread has {} KiB of native stack left, and a call into wasm needs {} KiB (the engine's maxWasmStack plus {} KiB). Call from a shallower stack, give the worker a larger stackSizeMb, or lower maxWasmStack.",
+              left >> 10,
+              needed >> 10,
+              STACK_RESERVE >> 10
+            ),
+          ));
+        }
+      }
+    }
+    self.with(env, f)
+  }
+
+  fn report_growth(&self, env: &Env, data: &mut StoreData) {
+    let grown = std::mem::take(&mut data.limits.grown);
+    if grown != 0 && env.adjust_external_memory(grown).is_ok() {
+      self.reported.set(self.reported.get() + grown);
     }
   }
 
@@ -143,7 +380,7 @@ impl StoreShared {
     self.callers.borrow().contains(&(caller, call))
   }
 
-  /// Keeps `code` pinned for as long as this store lives.
+  /// Keeps `code` loaded for as long as this store lives.
   pub(crate) fn hold(&self, code: &Arc<RawCode>) {
     let mut raw = self.raw.borrow_mut();
     if !raw.iter().any(|c| Arc::ptr_eq(c, code)) {
@@ -151,64 +388,130 @@ impl StoreShared {
     }
   }
 
-  /// Remembers an ArrayBuffer that views linear memory, to detach it later.
-  pub(crate) fn track_view(&self, env: &Env, array_buffer: sys::napi_value) {
-    let mut r = std::ptr::null_mut();
-    // SAFETY: `array_buffer` is a value of the current call; a weak reference
-    // (count 0) does not keep it alive.
-    if unsafe { sys::napi_create_reference(env.raw(), array_buffer, 0, &mut r) } == sys::Status::napi_ok {
-      let mut views = self.views.borrow_mut();
-      views.retain(|v| {
-        if !is_collected(self.env, *v) {
-          return true;
-        }
-        // SAFETY: `v` is our reference, deleted once, on its env's thread.
-        unsafe { sys::napi_delete_reference(self.env, *v) };
-        false
-      });
-      views.push(r);
+  /// The JavaScript array that roots this store's host functions.
+  fn roots(&self, env: sys::napi_env) -> sys::napi_value {
+    let mut v = ptr::null_mut();
+    let r = self.roots.get();
+    if !r.is_null() {
+      // SAFETY: our weak reference, on the store's env and thread.
+      unsafe { sys::napi_get_reference_value(env, r, &mut v) };
+      if !v.is_null() {
+        return v;
+      }
+      // SAFETY: our reference, deleted once.
+      unsafe { sys::napi_delete_reference(env, r) };
+      // Collected: no handle of the store was left, so no host function
+      // rooted there can be called again; start afresh.
+      self.rooted.borrow_mut().clear();
+    }
+    let mut weak = ptr::null_mut();
+    // SAFETY: a new array, weakly referenced, on this env.
+    unsafe {
+      sys::napi_create_array(env, &mut v);
+      sys::napi_create_reference(env, v, 0, &mut weak);
+    }
+    self.roots.set(weak);
+    v
+  }
+
+  /// Makes `handle` (a JavaScript object holding this store) keep the store's
+  /// host functions alive, through a hidden property.
+  pub(crate) fn attach_roots(&self, env: &Env, handle: sys::napi_value) {
+    let raw = env.raw();
+    let key = per_thread(raw, &ROOTS_KEY, || {
+      let mut desc = ptr::null_mut();
+      let mut sym = ptr::null_mut();
+      // SAFETY: values made on this env.
+      unsafe {
+        sys::napi_create_string_utf8(raw, c"wasmtime-napi.roots".as_ptr(), 19, &mut desc);
+        sys::napi_create_symbol(raw, desc, &mut sym);
+      }
+      sym
+    });
+    let prop = sys::napi_property_descriptor {
+      utf8name: ptr::null(),
+      name: key,
+      method: None,
+      getter: None,
+      setter: None,
+      value: self.roots(raw),
+      attributes: sys::PropertyAttributes::default,
+      data: ptr::null_mut(),
+    };
+    // SAFETY: `handle` is an object made in the current call; the property is
+    // defined once, hidden (a symbol) and read-only.
+    unsafe { sys::napi_define_properties(raw, handle, 1, &prop) };
+  }
+
+  /// Roots `func` (a host function's JavaScript function, identified by
+  /// `id`) in this store, so it lives as long as the store's handles.
+  pub(crate) fn root(&self, env: &Env, id: usize, func: sys::napi_value) {
+    if func.is_null() || !self.rooted.borrow_mut().insert(id) {
+      return;
+    }
+    let raw = env.raw();
+    let roots = self.roots(raw);
+    let mut len = 0u32;
+    // SAFETY: `roots` is an array of this env.
+    unsafe {
+      sys::napi_get_array_length(raw, roots, &mut len);
+      sys::napi_set_element(raw, roots, len, func);
     }
   }
 
   pub(crate) fn is_disposed(&self) -> bool {
-    matches!(self.inner.try_borrow(), Ok(s) if s.is_none())
+    self.disposed.get()
   }
 
-  /// Detaches every live view, drops the wasmtime store, then the pins.
-  fn release(&self) {
-    for v in self.views.borrow_mut().drain(..) {
-      // SAFETY: the references were made on `self.env`, and this runs on its
-      // thread: stores are only dropped from finalizers and `dispose()`.
-      unsafe {
-        let mut value = std::ptr::null_mut();
-        if sys::napi_get_reference_value(self.env, v, &mut value) == sys::Status::napi_ok && !value.is_null() {
-          sys::napi_detach_arraybuffer(self.env, value);
-        }
-        sys::napi_delete_reference(self.env, v);
-      }
+  /// A `memory.buffer` ArrayBuffer now lends this store's memory.
+  pub(crate) fn view_lent(&self) {
+    self.live_views.set(self.live_views.get() + 1);
+  }
+
+  /// V8 released the backing store of such an ArrayBuffer.
+  pub(crate) fn view_released(&self) {
+    let n = self.live_views.get().saturating_sub(1);
+    self.live_views.set(n);
+    if n == 0 && self.disposed.get() {
+      self.free();
     }
+  }
+
+  /// `dispose()`: every handle throws from now on; the memory goes as soon as
+  /// no ArrayBuffer over it is left.
+  fn dispose(&self) {
+    self.disposed.set(true);
+    if self.live_views.get() == 0 {
+      self.free();
+    }
+  }
+
+  /// Drops the wasmtime store, then the holds on raw-loaded code.
+  fn free(&self) {
     let store = self.inner.borrow_mut().take();
-    if let Some(mut store) = store {
-      if let Some(r) = store.data_mut().pending_exception.take() {
-        // SAFETY: our strong reference, made on `self.env`, on its thread.
-        unsafe { sys::napi_delete_reference(self.env, r) };
-      }
-      drop(store);
+    if store.is_some() {
+      LIVE_STORES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
+    drop(store);
     self.raw.borrow_mut().clear();
+    let reported = self.reported.replace(0);
+    if reported != 0 {
+      let mut out = 0i64;
+      // SAFETY: the store's env, on its thread: stores are freed from
+      // finalizers, `dispose()` and view finalizers, all on that thread.
+      unsafe { sys::napi_adjust_external_memory(self.env, -reported, &mut out) };
+    }
   }
-}
-
-fn is_collected(env: sys::napi_env, r: sys::napi_ref) -> bool {
-  let mut value = std::ptr::null_mut();
-  // SAFETY: `r` is a live reference made on `env`, on this thread.
-  unsafe { sys::napi_get_reference_value(env, r, &mut value) };
-  value.is_null()
 }
 
 impl Drop for StoreShared {
   fn drop(&mut self) {
-    self.release();
+    self.free();
+    let r = self.roots.get();
+    if !r.is_null() {
+      // SAFETY: our weak reference, deleted once, on the store's thread.
+      unsafe { sys::napi_delete_reference(self.env, r) };
+    }
   }
 }
 
@@ -222,11 +525,11 @@ pub struct StoreOptions {
   /// Most elements any one table may grow to.
   pub table_elements: Option<f64>,
   /// Most instances in this store.
-  pub instances: Option<u32>,
+  pub instances: Option<f64>,
   /// Most tables in this store.
-  pub tables: Option<u32>,
+  pub tables: Option<f64>,
   /// Most memories in this store.
-  pub memories: Option<u32>,
+  pub memories: Option<f64>,
 }
 
 /// A collection of instances and their state.
@@ -235,47 +538,49 @@ pub struct Store {
   pub(crate) shared: Rc<StoreShared>,
 }
 
+/// A StoreLimits value from JavaScript numbers, each checked.
+fn limits(env: &Env, o: &StoreOptions) -> Result<wasmtime::StoreLimits> {
+  let n = |v: Option<f64>, what: &str| -> Result<Option<usize>> {
+    v.map(|x| crate::val::index(env, x, &format!("store option {what}")).map(|x| x as usize)).transpose()
+  };
+  let mut b = wasmtime::StoreLimitsBuilder::new();
+  if let Some(v) = n(o.memory_size, "memorySize")? {
+    b = b.memory_size(v);
+  }
+  if let Some(v) = n(o.table_elements, "tableElements")? {
+    b = b.table_elements(v);
+  }
+  if let Some(v) = n(o.instances, "instances")? {
+    b = b.instances(v);
+  }
+  if let Some(v) = n(o.tables, "tables")? {
+    b = b.tables(v);
+  }
+  if let Some(v) = n(o.memories, "memories")? {
+    b = b.memories(v);
+  }
+  Ok(b.build())
+}
+
 #[napi]
 impl Store {
   /// `new Store(engine, options?)`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.new>
   #[napi(constructor, catch_unwind)]
   pub fn new(env: Env, engine: &Engine, options: Option<StoreOptions>) -> Result<Self> {
-    let shared = StoreShared::new(&env, &engine.engine);
-    if let Some(o) = options {
-      let mut b = wasmtime::StoreLimitsBuilder::new();
-      if let Some(v) = o.memory_size {
-        b = b.memory_size(v as usize);
-      }
-      if let Some(v) = o.table_elements {
-        b = b.table_elements(v as usize);
-      }
-      if let Some(v) = o.instances {
-        b = b.instances(v as usize);
-      }
-      if let Some(v) = o.tables {
-        b = b.tables(v as usize);
-      }
-      if let Some(v) = o.memories {
-        b = b.memories(v as usize);
-      }
-      let limits = b.build();
-      shared.with(&env, |mut cx| {
-        cx.data_mut().limits = limits;
-        Ok(())
-      })?;
-    }
-    Ok(Store { shared })
+    let limits = limits(&env, &options.unwrap_or_default())?;
+    Ok(Store { shared: StoreShared::new(&env, engine, limits) })
   }
 
-  /// Drops the wasmtime store now instead of at garbage collection. Memory
-  /// views taken from it are detached; its handles throw from then on.
+  /// Makes every handle of this store throw `ERR_WASMTIME_STORE_DISPOSED`
+  /// from now on, and frees the store (its memories, tables, instances) as
+  /// soon as no `memory.buffer` ArrayBuffer over its memory is left.
   #[napi(catch_unwind)]
   pub fn dispose(&self, env: Env) -> Result<()> {
     if self.shared.inner.try_borrow_mut().is_err() {
-      return Err(throw(&env, Kind::Error, error::STORE_BUSY, "cannot dispose a Store while it is running a call"));
+      return Err(throw(&env, Kind::Error, error::STORE_BUSY, "cannot dispose a Store while it is running a call; dispose it after the call returns"));
     }
-    self.shared.release();
+    self.shared.dispose();
     Ok(())
   }
 
@@ -285,11 +590,12 @@ impl Store {
     self.shared.is_disposed()
   }
 
-  /// Sets the fuel left (engines made with `consumeFuel`).
+  /// Sets the fuel left (engines made with `consumeFuel`): a BigInt from 0n
+  /// to 2n ** 64n - 1n, or a safe whole Number.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_fuel>
   #[napi(catch_unwind)]
-  pub fn set_fuel(&self, env: Env, fuel: BigInt) -> Result<()> {
-    let (_, v, _) = fuel.get_u64();
+  pub fn set_fuel(&self, env: Env, fuel: Unknown) -> Result<()> {
+    let v = crate::val::u64_value(&env, fuel.raw(), "setFuel(fuel)")?;
     self.shared.with(&env, |mut cx| {
       cx.set_fuel(v).map_err(|e| throw(&env, Kind::Error, error::CONFIG, &format!("{}; create the Engine with {{ consumeFuel: true }}", error::chain(&e))))
     })
@@ -306,13 +612,24 @@ impl Store {
     })
   }
 
-  /// Wasm in this store traps with `interrupt` once the engine's epoch has
-  /// advanced `ticks` times from now (engines made with `epochInterruption`).
-  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.set_epoch_deadline>
+  /// Any call into this store still running `ms` milliseconds from now traps
+  /// with `interrupt`, whether it blocks the JavaScript thread or not; the
+  /// engine's native ticker checks every few milliseconds. `null` clears it.
+  /// Needs an engine with `epochInterruption` (the default).
   #[napi(catch_unwind)]
-  pub fn set_epoch_deadline(&self, env: Env, ticks: f64) -> Result<()> {
+  pub fn set_deadline(&self, env: Env, ms: Option<f64>) -> Result<()> {
+    if !self.shared.epochs {
+      return Err(throw(&env, Kind::Error, error::CONFIG, "deadlines need an engine with epochInterruption (the default); this engine was made with { epochInterruption: false }"));
+    }
+    let deadline = match ms {
+      None => None,
+      Some(ms) => {
+        let ms = crate::val::index(&env, ms, "setDeadline(ms)")?;
+        Some(Instant::now() + Duration::from_millis(ms))
+      }
+    };
     self.shared.with(&env, |mut cx| {
-      cx.set_epoch_deadline(ticks.max(0.0) as u64);
+      cx.data_mut().deadline = deadline;
       Ok(())
     })
   }

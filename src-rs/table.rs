@@ -46,7 +46,13 @@ impl Table {
     let ValType::Ref(rt) = parse_val_type(&env, &ty.element)? else {
       return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, "a table's element must be 'funcref' or 'externref'"));
     };
-    let tt = wasmtime::TableType::new(rt.clone(), ty.minimum as u32, ty.maximum.map(|m| m as u32));
+    let minimum = crate::val::index(&env, ty.minimum, "table minimum")?;
+    let maximum = ty.maximum.map(|m| crate::val::index(&env, m, "table maximum")).transpose()?;
+    let limit = u64::from(u32::MAX);
+    if minimum > limit || maximum.is_some_and(|m| m > limit || m < minimum) {
+      return Err(throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("a table needs minimum <= maximum <= {limit}; got minimum {minimum}, maximum {maximum:?}")));
+    }
+    let tt = wasmtime::TableType::new(rt.clone(), minimum as u32, maximum.map(|m| m as u32));
     let table = store.shared.with(&env, |mut cx| {
       let mut scope = RootScope::new(&mut cx);
       let init = match init {
@@ -66,10 +72,11 @@ impl Table {
   pub fn get<'env>(&self, env: &'env Env, index: f64) -> Result<Unknown<'env>> {
     let t = self.table;
     let store = self.store.clone();
+    let index = crate::val::index(env, index, "table.get(index)")?;
     let v = self.store.with(env, |mut cx| {
       let mut scope = RootScope::new(&mut cx);
       let r = t
-        .get(&mut scope, index as u64)
+        .get(&mut scope, index)
         .ok_or_else(|| throw(env, Kind::Range, error::INVALID_ARGUMENT, &format!("table index {index} is out of bounds")))?;
       from_val(env, &store, &mut scope, &r.into())
     })?;
@@ -83,11 +90,12 @@ impl Table {
   pub fn set(&self, env: Env, index: f64, value: Unknown) -> Result<()> {
     let t = self.table;
     let elem = self.element(&env)?;
+    let index = crate::val::index(&env, index, "table.set(index)")?;
     self.store.with(&env, |mut cx| {
       let mut scope = RootScope::new(&mut cx);
       let v = to_val(&env, &mut scope, value.raw(), &elem, &|| "the element".into())?;
       let r = v.ref_().ok_or_else(|| throw(&env, Kind::Type, error::INVALID_ARGUMENT, "a table element must be a reference"))?;
-      t.set(&mut scope, index as u64, r)
+      t.set(&mut scope, index, r)
         .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("table.set({index}) failed: {}", error::chain(&e))))
     })
   }
@@ -98,17 +106,18 @@ impl Table {
   pub fn grow(&self, env: Env, delta: f64, init: Option<Unknown>) -> Result<f64> {
     let t = self.table;
     let elem = self.element(&env)?;
+    let delta = crate::val::index(&env, delta, "table.grow(delta)")?;
     self.store.with(&env, |mut cx| {
       let mut scope = RootScope::new(&mut cx);
       let v = match init {
         Some(v) => to_val(&env, &mut scope, v.raw(), &elem, &|| "the initial element".into())?,
         None => match &elem {
           ValType::Ref(rt) => wasmtime::Val::null_ref(rt.heap_type()),
-          _ => unreachable!("tables hold references"),
+          _ => return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, "a table element must be a reference")),
         },
       };
       let r = v.ref_().ok_or_else(|| throw(&env, Kind::Type, error::INVALID_ARGUMENT, "a table element must be a reference"))?;
-      t.grow(&mut scope, delta as u64, r)
+      t.grow(&mut scope, delta, r)
         .map(|old| old as f64)
         .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("table.grow({delta}) failed: {}", error::chain(&e))))
     })

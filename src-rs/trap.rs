@@ -97,14 +97,13 @@ pub(crate) fn throw_call_error(
 ) -> napi::Error {
   let raw = env.raw();
   let bt = err.downcast_ref::<wasmtime::WasmBacktrace>();
-  // A JavaScript exception from a host function: rethrow that very object.
+  // A JavaScript exception from a host function: rethrow that very value.
   if err.downcast_ref::<JsException>().is_some() {
-    if let Some(r) = cx.as_context_mut().data_mut().pending_exception.take() {
-      // SAFETY: our strong reference on this env; deleted once, here.
+    if let Some(held) = cx.as_context_mut().data_mut().pending_exception.take() {
+      let value = held.get();
+      drop(held);
+      // SAFETY: a value of this env (read on its thread, in this handle scope).
       unsafe {
-        let mut value = ptr::null_mut();
-        sys::napi_get_reference_value(raw, r, &mut value);
-        sys::napi_delete_reference(raw, r);
         let mut t = 0;
         sys::napi_typeof(raw, value, &mut t);
         if t == sys::ValueType::napi_object {
@@ -143,20 +142,31 @@ pub(crate) fn throw_call_error(
   if let Some(bt) = bt {
     msg.push_str(&format!("\n{bt}"));
   }
+  throw_trap_with(env, trap_code(*trap), &msg, bt)
+}
+
+/// Throws a `WasmTrap` with `trapCode` and `message` (no wasm frames): for
+/// traps raised before wasm is entered.
+pub(crate) fn throw_trap(env: &Env, code: &str, message: &str) -> napi::Error {
+  throw_trap_with(env, code, message, None)
+}
+
+fn throw_trap_with(env: &Env, code: &str, msg: &str, bt: Option<&wasmtime::WasmBacktrace>) -> napi::Error {
+  let raw = env.raw();
   let class = TRAP_CLASS.with(|c| c.get());
   // SAFETY: values made on the current call's env; `class` is our reference.
   unsafe {
     let mut ctor = ptr::null_mut();
     if class.is_null() || sys::napi_get_reference_value(raw, class, &mut ctor) != sys::Status::napi_ok || ctor.is_null() {
-      return error::throw_with(env, Kind::Error, error::TRAP, &msg, &[error::Prop::Str("trapCode", trap_code(*trap))]);
+      return error::throw_with(env, Kind::Error, error::TRAP, msg, &[error::Prop::Str("trapCode", code)]);
     }
-    let args = [string(raw, &msg)];
+    let args = [string(raw, msg)];
     let mut obj = ptr::null_mut();
     if sys::napi_new_instance(raw, ctor, 1, args.as_ptr(), &mut obj) != sys::Status::napi_ok {
-      return napi::Error::new(napi::Status::PendingException, msg);
+      return napi::Error::new(napi::Status::PendingException, msg.to_string());
     }
     set(raw, obj, c"code", string(raw, error::TRAP));
-    set(raw, obj, c"trapCode", string(raw, trap_code(*trap)));
+    set(raw, obj, c"trapCode", string(raw, code));
     let bt_value = match bt {
       Some(bt) => frames(raw, bt),
       None => {
@@ -168,7 +178,7 @@ pub(crate) fn throw_call_error(
     set(raw, obj, c"wasmBacktrace", bt_value);
     sys::napi_throw(raw, obj);
   }
-  napi::Error::new(napi::Status::PendingException, msg)
+  napi::Error::new(napi::Status::PendingException, msg.to_string())
 }
 
 /// Sets a number property on the exception now pending (thrown just before).

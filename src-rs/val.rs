@@ -53,7 +53,8 @@ impl JsRef {
     }
   }
 
-  fn get(&self) -> sys::napi_value {
+  /// The value, or null when read off its thread.
+  pub(crate) fn get(&self) -> sys::napi_value {
     let mut v = ptr::null_mut();
     if self.thread == std::thread::current().id() {
       // SAFETY: our reference, read on its environment's thread.
@@ -75,6 +76,39 @@ impl Drop for JsRef {
       // SAFETY: our reference, deleted once, on its environment's thread.
       unsafe { sys::napi_delete_reference(self.env, self.r) };
     }
+  }
+}
+
+/// `Number.MAX_SAFE_INTEGER`.
+pub(crate) const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// An offset, index, length or count: a whole number from 0 to
+/// `Number.MAX_SAFE_INTEGER`, refused (never clamped) otherwise.
+pub(crate) fn index(env: &Env, v: f64, what: &str) -> Result<u64> {
+  if v >= 0.0 && v <= MAX_SAFE && v.fract() == 0.0 {
+    return Ok(v as u64);
+  }
+  Err(throw(env, Kind::Range, error::INVALID_ARGUMENT, &format!("{what} must be a whole number from 0 to 2^53-1, got {v}")))
+}
+
+/// A u64 argument: a BigInt from 0 to 2^64-1, or a safe whole Number.
+pub(crate) fn u64_value(env: &Env, value: sys::napi_value, what: &str) -> Result<u64> {
+  let raw = env.raw();
+  let bad = || throw(env, Kind::Range, error::INVALID_ARGUMENT, &format!("{what} must be a BigInt from 0n to 2n ** 64n - 1n, or a whole Number from 0 to 2^53-1"));
+  match type_of(raw, value) {
+    sys::ValueType::napi_bigint => {
+      let (mut v, mut lossless) = (0u64, false);
+      // SAFETY: `value` is a BigInt of the current call.
+      unsafe { sys::napi_get_value_bigint_uint64(raw, value, &mut v, &mut lossless) };
+      if lossless { Ok(v) } else { Err(bad()) }
+    }
+    sys::ValueType::napi_number => {
+      let mut d = 0.0;
+      // SAFETY: `value` is a number of the current call.
+      unsafe { sys::napi_get_value_double(raw, value, &mut d) };
+      if d >= 0.0 && d <= MAX_SAFE && d.fract() == 0.0 { Ok(d as u64) } else { Err(bad()) }
+    }
+    _ => Err(bad()),
   }
 }
 

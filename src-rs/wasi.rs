@@ -34,7 +34,7 @@ pub struct WasiOptions {
   /// Guest path to host directory: `{ '/': '/srv/root' }` or
   /// `{ '/data': { path: '/srv/data', readonly: true } }`.
   pub preopens: Option<HashMap<String, Either<String, PreopenDesc>>>,
-  /// `'inherit'`, `'ignore'` (default: empty), or a Buffer/string to read.
+  /// `'inherit'`, `'ignore'` (default: empty), or a Buffer of bytes to read.
   pub stdin: Option<Either<String, Buffer>>,
   /// `'capture'` (default), `'inherit'` or `'ignore'`.
   pub stdout: Option<String>,
@@ -93,8 +93,13 @@ impl WasiContext {
         b.inherit_stdin();
       }
       Some(Either::A(s)) if s == "ignore" => {}
-      Some(Either::A(s)) => {
-        b.stdin(MemoryInputPipe::new(s.into_bytes()));
+      Some(Either::A(other)) => {
+        return Err(throw(
+          &env,
+          Kind::Type,
+          error::INVALID_ARGUMENT,
+          &format!("stdin must be 'inherit', 'ignore' or the bytes to read (a Buffer or Uint8Array), not the string '{other}'; to feed text, pass Buffer.from(text)"),
+        ));
       }
       Some(Either::B(buf)) => {
         b.stdin(MemoryInputPipe::new(buf.to_vec()));

@@ -62,8 +62,20 @@ const ELFOSABI_WASMTIME = 200
 const EF_WASMTIME_MODULE = 1
 const EF_WASMTIME_COMPONENT = 2
 
-/** Parses `bytes` as a wasmtime artifact, or throws saying why it is not one. */
-export function inspectArtifact(bytes: Buffer): ArtifactInfo {
+/** Parses `bytes` as a wasmtime artifact, or throws saying why it is not one (`ERR_WASMTIME_DESERIALIZE`). */
+export function inspectArtifact(input: Uint8Array): ArtifactInfo {
+  if (!(input instanceof Uint8Array)) {
+    throw Object.assign(new TypeError('inspectArtifact expects a Buffer or Uint8Array holding an artifact'), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  }
+  try {
+    return parseArtifact(Buffer.from(input.buffer, input.byteOffset, input.byteLength))
+  } catch (e) {
+    throw Object.assign(new Error(`${(e as Error).message}; inspect only artifacts made by engine.precompileModule() or \`wasmtime-napi precompile\``), { code: 'ERR_WASMTIME_DESERIALIZE' })
+  }
+}
+
+function parseArtifact(bytes: Buffer): ArtifactInfo {
+  if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0x0061736d) throw new Error('this is a wasm module, not an artifact: compile it first')
   if (bytes.length < 64 || bytes.readUInt32BE(0) !== 0x7f454c46) throw new Error('not a wasmtime artifact (no ELF header)')
   if (bytes[4] !== 2 || bytes[5] !== 1) throw new Error('not a wasmtime artifact (not 64-bit little-endian ELF)')
   const osabi = bytes[7]

@@ -1,16 +1,13 @@
 /**
- * Buffers that `Module.deserializeRaw` accepts: page-aligned, owning their
- * pages, not shared, not resizable, and untransferable.
- *
- * A Node Buffer is never page-aligned, so these over-allocate an ArrayBuffer by
- * one page and hand out the view that starts at its first page boundary. The
- * pages of that view belong to that ArrayBuffer alone.
+ * Buffers that `Module.deserializeRaw` accepts: page-aligned memory that the
+ * package allocated itself and lends to JavaScript as an external
+ * ArrayBuffer. `deserializeRaw` takes that memory back (the ArrayBuffer is
+ * detached, as after a transfer), so no JavaScript can change or free code
+ * that runs. Reading into such a buffer is the only copy an artifact needs.
  */
-import { markAsUntransferable } from 'node:worker_threads'
 import * as fs from 'node:fs'
 import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
-import { codedError } from './errors'
 import { verifyDigest } from './artifact'
 
 export interface ReadOptions {
@@ -18,17 +15,12 @@ export interface ReadOptions {
   verify?: boolean
 }
 
-const PAGE = native.pageSize()
-
-/** An empty (zeroed) Buffer of `byteLength` bytes, page-aligned, untransferable. */
+/**
+ * An empty (zeroed) Buffer of `byteLength` bytes, page-aligned, over memory
+ * the package owns: `Module.deserializeRaw` accepts it (and takes it over).
+ */
 export function alignedBuffer(byteLength: number): Buffer {
-  if (!Number.isSafeInteger(byteLength) || byteLength < 0) {
-    throw codedError(RangeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `alignedBuffer: byteLength must be a non-negative integer, got ${byteLength}`)
-  }
-  const ab = new ArrayBuffer(byteLength + PAGE)
-  const offset = native.pageAlignOffset(ab)
-  markAsUntransferable(ab)
-  return Buffer.from(ab, offset, byteLength)
+  return Buffer.from(native.alignedArrayBuffer(byteLength) as ArrayBuffer)
 }
 
 /** Copies `bytes` into a new `alignedBuffer`. */
@@ -86,48 +78,3 @@ async function readAligned(path: string): Promise<Buffer> {
   }
 }
 
-/** ArrayBuffers that back raw-loaded code. */
-const pinned = new WeakSet<ArrayBuffer>()
-let transferGuardInstalled = false
-
-/**
- * Makes `ab` impossible to detach while code runs from it. Transfer lists
- * (`postMessage`, `structuredClone`) honour `markAsUntransferable` on every
- * Node version; `ArrayBuffer.prototype.transfer()` honours it only from Node
- * 24, so where it does not, `transfer()` and `transferToFixedLength()` are
- * wrapped to refuse pinned buffers.
- */
-export function pin(ab: ArrayBuffer): void {
-  markAsUntransferable(ab)
-  pinned.add(ab)
-  if (!transferGuardInstalled) {
-    transferGuardInstalled = true
-    installTransferGuard()
-  }
-}
-
-function installTransferGuard(): void {
-  const proto = ArrayBuffer.prototype as unknown as Record<string, (...args: unknown[]) => ArrayBuffer>
-  if (typeof proto.transfer !== 'function') return
-  const probe = new ArrayBuffer(8)
-  markAsUntransferable(probe)
-  try {
-    proto.transfer.call(probe)
-  } catch {
-    return // this Node refuses to transfer untransferable buffers by itself
-  }
-  for (const name of ['transfer', 'transferToFixedLength']) {
-    const original = proto[name]
-    if (typeof original !== 'function') continue
-    Object.defineProperty(ArrayBuffer.prototype, name, {
-      configurable: true,
-      writable: true,
-      value: function (this: ArrayBuffer, ...args: unknown[]) {
-        if (pinned.has(this)) {
-          throw codedError(TypeError, 'ERR_WASMTIME_PINNED_BUFFER', `ArrayBuffer.prototype.${name}: this buffer holds code loaded by Module.deserializeRaw and cannot be detached`)
-        }
-        return original.apply(this, args)
-      },
-    })
-  }
-}

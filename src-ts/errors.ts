@@ -3,9 +3,8 @@ export type ErrorCode =
   | 'ERR_WASMTIME_UNALIGNED_BUFFER'
   | 'ERR_WASMTIME_SHARED_BUFFER'
   | 'ERR_WASMTIME_DETACHED_BUFFER'
-  | 'ERR_WASMTIME_RESIZABLE_BUFFER'
-  | 'ERR_WASMTIME_PINNED_BUFFER'
-  | 'ERR_WASMTIME_BUFFER_IN_USE'
+  | 'ERR_WASMTIME_FOREIGN_BUFFER'
+  | 'ERR_WASMTIME_OUT_OF_MEMORY'
   | 'ERR_WASMTIME_INVALID_ARGUMENT'
   | 'ERR_WASMTIME_DESERIALIZE'
   | 'ERR_WASMTIME_COMPILE'
@@ -37,4 +36,80 @@ export function codedError<E extends Error>(
   const err = new Ctor(message) as E & { code: ErrorCode }
   err.code = code
   return err
+}
+
+/**
+ * Refuses option names that `allowed` does not list: a misspelt option
+ * (`simdd`, `stdot`) must fail loudly, not be ignored.
+ */
+export function checkOptions(options: unknown, allowed: readonly string[], what: string): void {
+  if (options === undefined || options === null) return
+  if (typeof options !== 'object') {
+    throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${what} must be an object of options, got ${typeof options}`)
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${what}: unknown option '${key}'; the options are ${allowed.join(', ')}`)
+    }
+  }
+}
+
+/** The statuses napi-rs throws with when it cannot convert an argument. */
+const NAPI_STATUS = new Set([
+  'InvalidArg', 'ObjectExpected', 'StringExpected', 'NameExpected', 'FunctionExpected', 'NumberExpected',
+  'BooleanExpected', 'ArrayExpected', 'GenericFailure', 'BigintExpected', 'DateExpected', 'ArrayBufferExpected',
+  'DetachableArraybufferExpected', 'Unknown',
+])
+
+/**
+ * Turns an error that napi-rs raised before the native code ran (a value of
+ * the wrong type) or a caught Rust panic into a coded error. Anything else
+ * (coded errors, traps, exceptions from host functions) passes unchanged.
+ */
+function recode(e: unknown, where: string, takePanic: () => string | null | undefined): unknown {
+  const code = (e as { code?: unknown } | null)?.code
+  if (!(e instanceof Error) || typeof code !== 'string' || !NAPI_STATUS.has(code)) return e
+  const panic = code === 'GenericFailure' ? takePanic() : null
+  const err = panic
+    ? codedError(Error, 'ERR_WASMTIME_PANIC', `${where} panicked inside the native addon: ${panic}. The operation was abandoned; please report this with the input that caused it.`)
+    : codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${where}: ${e.message}. Check the arguments against the documented signature.`)
+  return Object.assign(err, { cause: e })
+}
+
+/**
+ * Wraps every method, getter and setter of the native classes (and the
+ * native functions) so that their errors are coded (see `recode`). Calls into
+ * wasm do not pass here: exported wasm functions are native functions of
+ * their own that validate their arguments themselves.
+ */
+export function recodeNative(binding: Record<string, unknown>, takePanic: () => string | null | undefined): void {
+  const wrap = <F extends (...args: never[]) => unknown>(f: F, where: string): F =>
+    function (this: unknown, ...args: Parameters<F>) {
+      try {
+        return f.apply(this, args)
+      } catch (e) {
+        throw recode(e, where, takePanic)
+      }
+    } as F
+  const wrapMembers = (target: object, owner: string) => {
+    for (const key of Object.getOwnPropertyNames(target)) {
+      if (key === 'constructor' || key === 'prototype' || key === 'length' || key === 'name') continue
+      const d = Object.getOwnPropertyDescriptor(target, key)!
+      if (!d.configurable) continue
+      const where = `${owner}.${key}`
+      if (typeof d.value === 'function') d.value = wrap(d.value, where)
+      if (d.get) d.get = wrap(d.get, where)
+      if (d.set) d.set = wrap(d.set, where)
+      Object.defineProperty(target, key, d)
+    }
+  }
+  for (const [name, value] of Object.entries(binding)) {
+    if (typeof value !== 'function') continue
+    if (/^[A-Z]/.test(name) && value.prototype) {
+      wrapMembers(value.prototype, name)
+      wrapMembers(value, name)
+    } else {
+      binding[name] = wrap(value as (...args: never[]) => unknown, name)
+    }
+  }
 }

@@ -9,8 +9,43 @@
  */
 import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
-import { alignedBuffer, pin, readPrecompiled, readPrecompiledSync, toAligned } from './buffers'
-import { codedError } from './errors'
+import { alignedBuffer, readPrecompiled, readPrecompiledSync, toAligned } from './buffers'
+import { checkOptions, codedError, recodeNative } from './errors'
+
+// Errors napi-rs raises before native code runs (a wrong argument type), and
+// caught panics, become coded errors: see `recodeNative`.
+recodeNative(native as unknown as Record<string, unknown>, native.takePanic)
+
+/**
+ * A native constructor's error, coded unless it already is: constructors run
+ * no JavaScript of the caller's, so an uncoded error is napi-rs refusing an
+ * argument (a wrong type, a missing object).
+ */
+function constructorError(e: unknown, what: string): unknown {
+  const code = (e as { code?: unknown })?.code
+  if (e instanceof Error && !(typeof code === 'string' && code.startsWith('ERR_WASMTIME_'))) {
+    return Object.assign(codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${what}: ${(e as Error).message}. Check the arguments against the documented signature.`), { cause: e })
+  }
+  return e
+}
+
+/**
+ * A native class whose constructor refuses unknown option names in argument
+ * `optionsAt` and codes conversion errors; `instanceof` works as on the
+ * class itself.
+ */
+function checkedClass<C extends abstract new (...args: any[]) => object>(ctor: C, name: string, optionsAt: number, allowed: readonly string[]): C {
+  return new Proxy(ctor, {
+    construct(target, args, newTarget) {
+      checkOptions(args[optionsAt], allowed, `new ${name}()`)
+      try {
+        return Reflect.construct(target, args, newTarget)
+      } catch (e) {
+        throw constructorError(e, `new ${name}()`)
+      }
+    },
+  })
+}
 
 export { alignedBuffer, readPrecompiled, readPrecompiledSync }
 export type { ReadOptions } from './buffers'
@@ -19,13 +54,13 @@ export type { ArtifactInfo } from './artifact'
 export type { ErrorCode, WasmtimeError } from './errors'
 
 /** A wasm linear memory (`new Memory(store, { minimum, maximum? })`). */
-export const Memory = native.Memory
+export const Memory = checkedClass(native.Memory, 'Memory', 1, ['minimum', 'maximum', 'memory64'])
 export type Memory = native.Memory
 /** A wasm table (`new Table(store, { element: 'funcref', minimum }, init?)`). */
-export const Table = native.Table
+export const Table = checkedClass(native.Table, 'Table', 1, ['element', 'minimum', 'maximum'])
 export type Table = native.Table
 /** A wasm global (`new Global(store, { value: 'i32', mutable: true }, 0)`). */
-export const Global = native.Global
+export const Global = checkedClass(native.Global, 'Global', 1, ['value', 'mutable'])
 export type Global = native.Global
 /** The calling instance, given to host functions defined with `{ caller: true }`. */
 export const Caller = native.Caller
@@ -34,7 +69,7 @@ export type Caller = native.Caller
  * WASI preview1 state for one store: `new WasiContext({ args, env, preopens,
  * stdin, stdout, stderr })`, then `linker.defineWasi(ctx)`.
  */
-export const WasiContext = native.WasiContext
+export const WasiContext = checkedClass(native.WasiContext, 'WasiContext', 0, ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr'])
 export type WasiContext = native.WasiContext
 export type WasiOptions = native.WasiOptions
 export type TypeDesc = native.TypeDesc
@@ -50,11 +85,20 @@ export interface EngineOptions {
   nativeUnwindInfo?: boolean
   /** Count fuel; `store.setFuel(n)` then bounds how much wasm runs (trap `out_of_fuel`). */
   consumeFuel?: boolean
-  /** Epoch deadlines: `store.setEpochDeadline(n)` + `engine.incrementEpoch()` (trap `interrupt`). */
+  /**
+   * Epoch checks (default `true`): `store.setDeadline(ms)` traps a call that
+   * runs too long with `interrupt`, and `worker.terminate()` stops wasm in a
+   * worker. `false` removes the checks, and both guarantees, for a little speed.
+   */
   epochInterruption?: boolean
+  /** Bytes of native stack a call into wasm may use (default: a quarter of the thread's stack, at most 512 KiB). */
+  maxWasmStack?: number
   /** ISA features to compile for (`['has_avx2', ...]`); cross targets default to the baseline. */
   cpuFeatures?: string[]
 }
+
+const ENGINE_OPTIONS = ['target', 'optLevel', 'parallelCompilation', 'nativeUnwindInfo', 'consumeFuel', 'epochInterruption', 'maxWasmStack', 'cpuFeatures'] as const
+const STORE_OPTIONS = ['memorySize', 'tableElements', 'instances', 'tables', 'memories'] as const
 
 type Bytes = ArrayBufferView | ArrayBuffer
 
@@ -95,7 +139,12 @@ export class Engine extends native.Engine {
   }
 
   constructor(options: EngineOptions = {}) {
-    super(options)
+    checkOptions(options, ENGINE_OPTIONS, 'new Engine()')
+    try {
+      super(options)
+    } catch (e) {
+      throw constructorError(e, 'new Engine()')
+    }
   }
 
   /**
@@ -171,23 +220,20 @@ export class Module {
   }
 
   /**
-   * Loads an artifact in place: the code runs from `buffer` itself, no copy.
+   * Loads an artifact in place: the code runs from `buffer`'s memory itself,
+   * no copy.
    *
-   * On a native engine `buffer` must start on a page boundary and own its
-   * pages: use `readPrecompiled()`, `readPrecompiledSync()`, `alignedBuffer()`,
-   * `engine.precompileModule()` or `module.serialize()`. From then on the
-   * buffer is pinned (kept alive, untransferable) until this module and every
-   * store it was instantiated into are gone. Never write to it.
+   * `buffer` must be one the package allocated: `readPrecompiled()`,
+   * `readPrecompiledSync()`, `alignedBuffer()`, `engine.precompileModule()`
+   * or `module.serialize()`. The module takes its memory over: `buffer` and
+   * every view of its ArrayBuffer are detached (read as empty), exactly as
+   * after a transfer, so nothing JavaScript does can change the code. Loading
+   * the same buffer again throws `ERR_WASMTIME_DETACHED_BUFFER`: reuse the
+   * Module instead.
    */
   static deserializeRaw(buffer: Uint8Array, engine?: Engine): Module {
     const e = engineOf(engine)
-    if (buffer instanceof Uint8Array && (buffer.buffer as ArrayBuffer & { resizable?: boolean }).resizable === true) {
-      throw codedError(TypeError, 'ERR_WASMTIME_RESIZABLE_BUFFER', 'Module.deserializeRaw refuses a view of a resizable ArrayBuffer: resizing could unmap running code. Use readPrecompiled() or alignedBuffer().')
-    }
-    const m = native.Module.deserializeRaw(e, buffer)
-    // Synchronous with the load: no JavaScript runs in between.
-    pin(buffer.buffer as ArrayBuffer)
-    return Module.#wrap(m, e)
+    return Module.#wrap(native.Module.deserializeRaw(e, buffer), e)
   }
 
   /** Imports with full types, e.g. `{ module, name, kind: 'func', params: ['i32'], results: ['i64'] }`. */
@@ -248,7 +294,12 @@ export class Store extends native.Store {
 
   constructor(engine?: Engine, options?: StoreOptions) {
     const e = engineOf(engine)
-    super(e, options)
+    checkOptions(options, STORE_OPTIONS, 'new Store()')
+    try {
+      super(e, options)
+    } catch (err) {
+      throw constructorError(err, 'new Store()')
+    }
     this.engine = e
   }
 
@@ -292,6 +343,7 @@ export class Instance {
     }
     const m = nativeModule(module)
     const wanted = m.imports as ImportType[]
+    checkOptions(options, ['defineUnknownImportsAsTraps'], 'new Instance()')
     if (imports === undefined || wanted.length === 0) {
       this[NATIVE] = native.Instance.create(store, m, options.defineUnknownImportsAsTraps ?? false)
       return
@@ -387,11 +439,30 @@ export interface FuncOptions {
  */
 export class Linker extends native.Linker {
   readonly engine: Engine
+  /**
+   * The host functions defined here. The native side holds them weakly, so
+   * that a host function closing over a store's exports does not keep that
+   * store alive; this array (and the stores' own roots) keep them.
+   */
+  readonly #hostFunctions: Function[]
 
   constructor(engine?: Engine) {
     const e = engineOf(engine)
-    super(e)
+    try {
+      super(e)
+    } catch (err) {
+      throw constructorError(err, 'new Linker()')
+    }
     this.engine = e
+    this.#hostFunctions = []
+  }
+
+  /** Defines `module.name` as a host function of type `{ params, results }`. */
+  override func(module: string, name: string, ty: native.FuncTypeDesc, func: unknown, options?: FuncOptions | null): void {
+    checkOptions(ty, ['params', 'results'], `linker.func(${module}.${name}) type`)
+    checkOptions(options, ['caller'], `linker.func(${module}.${name}) options`)
+    super.func(module, name, ty, func, options)
+    this.#hostFunctions.push(func as Function)
   }
 
   /** Defines `module.name` as a wasm function, Memory, Table or Global of `store`. */
@@ -419,7 +490,7 @@ export class Linker extends native.Linker {
   /** Resolves `module`'s imports once, for cheap repeated instantiation. */
   // @ts-expect-error: takes and returns the facade's classes
   override instantiatePre(module: Module): InstancePre {
-    return new InstancePre(super.instantiatePre(nativeModule(module)))
+    return new InstancePre(super.instantiatePre(nativeModule(module)), this)
   }
 }
 
@@ -429,8 +500,11 @@ export class Linker extends native.Linker {
  */
 export class InstancePre {
   readonly #pre: native.InstancePre
-  constructor(pre: native.InstancePre) {
+  /** Keeps the linker's host functions alive as long as this lives. */
+  readonly #linker: Linker
+  constructor(pre: native.InstancePre, linker: Linker) {
     this.#pre = pre
+    this.#linker = linker
   }
 
   /** Instantiates into `store`; a WASI module needs a fresh `WasiContext` per store. */
@@ -459,10 +533,11 @@ export interface WasiResult {
  * `wasmtime run`: stdout and stderr are captured as Buffers by default.
  */
 export function runWasiCommand(module: Module, options: RunWasiOptions = {}): WasiResult {
-  const { store: storeOptions, ...wasiOptions } = options
+  checkOptions(options, ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr', 'returnOnExit', 'store'], 'runWasiCommand()')
+  const { store: storeOptions, returnOnExit: _, ...wasiOptions } = options
   const store = new Store(module.engine, storeOptions)
   try {
-    const wasi = new native.WasiContext(wasiOptions)
+    const wasi = new WasiContext(wasiOptions)
     const linker = new Linker(module.engine)
     linker.defineWasi(wasi)
     const instance = linker.instantiate(store, module)
@@ -485,12 +560,14 @@ export function runWasiCommand(module: Module, options: RunWasiOptions = {}): Wa
 }
 
 export interface Stats {
-  /** Bytes of caller buffers held by raw-loaded modules. */
+  /** Bytes of package memory held by raw-loaded modules (their artifacts). */
   pinnedBytes: number
-  /** How many such buffers. */
+  /** How many such regions. */
   pinnedRegions: number
   /** Bytes of compiled code reported to V8 as external memory (GC pressure). */
   reportedBytes: number
+  /** Stores whose instances, memories and tables are not freed yet. */
+  stores: number
 }
 
 /** Native counters (process-wide). */

@@ -1,0 +1,304 @@
+// Nothing ordinary JavaScript does can crash, hang or leak the process. Each
+// case runs in a child process (it could crash it): the test asserts the child
+// exited 0, by no signal, within its time, printed `ok`, and printed no panic.
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
+
+const prelude = `
+import * as wn from ${entry}
+import assert from 'node:assert/strict'
+const { Engine, Module, Store, Instance, Linker, Memory, Table, Global, WasiContext, WasmTrap, alignedBuffer, stats } = wn
+const gcs = async (n = 20) => { for (let i = 0; i < n; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 1)) } }
+const coded = (fn, code, Ctor = Error) => assert.throws(fn, (e) => e instanceof Ctor && e.code === code && e.message.length > 20, String(fn))
+`
+
+/** Runs `body` as an ES module in a fresh Node (the same binary as the test). */
+function child(body, { timeout = 60_000, args = [] } = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--expose-gc', ...args, '--input-type=module', '-e', prelude + body], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (d) => (stdout += d))
+    p.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeout)
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+function robust(title, body, options) {
+  test(title, async (t) => {
+    const r = await child(body, options)
+    t.is(r.signal, null, `no signal (stderr: ${r.stderr.slice(-2000)})`)
+    t.is(r.code, 0, `exit 0 (stderr: ${r.stderr.slice(-2000)})`)
+    t.regex(r.stdout, /^ok$/m)
+    t.notRegex(r.stderr, /panicked/)
+  })
+}
+
+robust('raw: writes, transfers, BYOB reads, resizes and GC of the loaded buffer leave the code intact', `
+const art = Engine.default.precompileModule('(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))')
+const ab = art.buffer
+const m = Module.deserializeRaw(art)
+const x = new Instance(new Store(), m).exports
+const tries = [() => art.fill(0), () => new Uint8Array(ab).fill(1), () => ab.transfer?.(), () => ab.transferToFixedLength?.(),
+  () => structuredClone(ab, { transfer: [ab] }), () => new MessageChannel().port1.postMessage(0, [ab]), () => ab.resize?.(0)]
+for (const f of tries) { try { f() } catch {} ; assert.equal(x.add(2, 3), 5) }
+try { await new ReadableStream({ type: 'bytes', pull(c) { c.byobRequest?.respond(0) } }).getReader({ mode: 'byob' }).read(art) } catch {}
+await gcs()
+assert.equal(art.byteLength, 0)
+assert.equal(x.add(20, 22), 42)
+console.log('ok')
+`)
+
+robust('raw: shared, resizable (any realm), WebAssembly.Memory and plain buffers are refused with coded TypeErrors', `
+import vm from 'node:vm'
+const art = Engine.default.precompileModule('(module)')
+const copyInto = (ab) => { const v = new Uint8Array(ab, 0, art.length); v.set(art); return v }
+coded(() => Module.deserializeRaw(copyInto(new SharedArrayBuffer(art.length))), 'ERR_WASMTIME_SHARED_BUFFER', TypeError)
+coded(() => Module.deserializeRaw(copyInto(new ArrayBuffer(art.length, { maxByteLength: art.length * 2 }))), 'ERR_WASMTIME_FOREIGN_BUFFER', TypeError)
+const other = vm.runInNewContext('new ArrayBuffer(' + art.length + ', { maxByteLength: ' + art.length * 4 + ' })')
+const v = copyInto(other)
+coded(() => Module.deserializeRaw(v), 'ERR_WASMTIME_FOREIGN_BUFFER', TypeError)
+other.resize?.(0)
+const mem = new WebAssembly.Memory({ initial: 1 })
+coded(() => Module.deserializeRaw(copyInto(mem.buffer)), 'ERR_WASMTIME_FOREIGN_BUFFER', TypeError)
+mem.grow(1)
+coded(() => Module.deserializeRaw(Buffer.from(art)), 'ERR_WASMTIME_FOREIGN_BUFFER', TypeError)
+console.log('ok')
+`)
+
+robust('memory views held by the thread pool, moved by a stream or cloned outlive dispose() and GC safely', `
+import { randomFill } from 'node:crypto'
+import { openSync, read } from 'node:fs'
+const wat = '(module (memory (export "memory") 16))'
+const fills = []
+for (let i = 0; i < 20; i++) {
+  let store = new Store()
+  const mem = new Instance(store, new Module(wat)).exports.memory
+  const view = new Uint8Array(mem.buffer)
+  fills.push(new Promise((r) => randomFill(view, () => r())))
+  const fd = openSync('/dev/urandom', 'r')
+  fills.push(new Promise((r) => read(fd, new Uint8Array(mem.buffer), 0, 1 << 20, null, () => r())))
+  if (i % 2) store.dispose()
+  store = null
+  globalThis.gc()
+}
+await Promise.all(fills)
+await gcs()
+const store = new Store()
+const mem = new Instance(store, new Module(wat)).exports.memory
+const stream = new ReadableStream({ type: 'bytes', pull(c) { const r = c.byobRequest; if (r) { r.view.fill(7); r.respond(r.view.byteLength) } } })
+const { value } = await stream.getReader({ mode: 'byob' }).read(new Uint8Array(mem.buffer, 0, 4096))
+const cloned = structuredClone(value)
+store.dispose()
+await gcs()
+assert.equal(value[100], 7)
+assert.equal(cloned[100], 7)
+value.fill(9)
+await gcs()
+assert.equal(value[4095], 9)
+console.log('ok')
+`)
+
+robust('memory growth never leaves a reachable view over unmapped memory', `
+const store = new Store()
+const mem = new Memory(store, { minimum: 1, maximum: 100 })
+const views = []
+for (let i = 0; i < 50; i++) { views.push(new Uint8Array(mem.buffer)); mem.grow(1) }
+for (const v of views) v.fill(1)
+assert.equal(mem.buffer.byteLength, 51 * 65536)
+console.log('ok')
+`)
+
+const recurse = `'(module (func $r (export "r") (param i32) (result i32) local.get 0 i32.const 1 i32.add call $r))'`
+
+robust('deep recursion is a stack_overflow trap in a worker with stackSizeMb 0.5', `
+import { Worker } from 'node:worker_threads'
+const src = ${JSON.stringify(`import { Module, Store, Instance } from ${entry}; import { parentPort } from 'node:worker_threads'
+const x = new Instance(new Store(), new Module(${recurse})).exports
+try { x.r(0); parentPort.postMessage('returned') } catch (e) { parentPort.postMessage(e.trapCode ?? e.message) }`)}
+const w = new Worker(src, { eval: true, resourceLimits: { stackSizeMb: 0.5 } })
+const answer = await new Promise((r, j) => { w.once('message', r); w.once('error', j) })
+assert.equal(answer, 'stack_overflow')
+await w.terminate()
+console.log('ok')
+`)
+
+robust('deep recursion is a stack_overflow trap when JavaScript has used most of the stack, on the main thread and in a worker', `
+import { Worker } from 'node:worker_threads'
+const body = ${JSON.stringify(`
+const x = new Instance(new Store(), new Module(${recurse})).exports
+const results = []
+let deepest = 0
+const call = () => { try { x.r(0); return 'returned' } catch (e) { return e.trapCode ?? e.message } }
+// Descend to \'target\' frames, or as deep as JavaScript can go, then call into wasm there.
+function at(n, target) {
+  deepest = Math.max(deepest, n)
+  if (n < target) { try { return at(n + 1, target) } catch {} }
+  return call()
+}
+results.push(at(0, Infinity))
+for (const f of [0.5, 0.9]) results.push(at(0, Math.floor(deepest * f)))
+`)}
+const results = eval(body + ';results')
+// At the very deepest, V8 itself may refuse the call (RangeError) before it reaches wasm.
+const check = (r) => { assert.match(r[0], /^(stack_overflow|Maximum call stack size exceeded)$/); assert.deepEqual(r.slice(1), ['stack_overflow', 'stack_overflow']) }
+check(results)
+const src = 'import { Module, Store, Instance } from ' + ${JSON.stringify(entry)} + '; import { parentPort } from "node:worker_threads";' + body + 'parentPort.postMessage(results)'
+const w = new Worker(src, { eval: true })
+check(await new Promise((r, j) => { w.once('message', r); w.once('error', j) }))
+await w.terminate()
+console.log('ok')
+`)
+
+robust('setDeadline on Engine.default interrupts a call that blocks the JavaScript thread', `
+const x = new Instance(new Store(), new Module('(module (func (export "spin") (loop (br 0))))')).exports
+const store = new Store()
+const y = new Instance(store, new Module('(module (func (export "spin") (loop (br 0))))')).exports
+store.setDeadline(100)
+const e = (() => { try { y.spin() } catch (e) { return e } })()
+assert.ok(e instanceof WasmTrap)
+assert.equal(e.trapCode, 'interrupt')
+store.setDeadline(null)
+console.log('ok')
+`)
+
+robust('worker.terminate() and process.exit() stop a worker spinning in wasm', `
+import { Worker } from 'node:worker_threads'
+const src = ${JSON.stringify(`import { Module, Store, Instance } from ${entry}; import { parentPort } from 'node:worker_threads'
+const x = new Instance(new Store(), new Module('(module (func (export "spin") (loop (br 0))))')).exports
+parentPort.postMessage('spinning'); x.spin()`)}
+const spinning = () => { const w = new Worker(src, { eval: true }); return new Promise((r) => w.once('message', () => r(w))) }
+const w = await spinning()
+assert.equal(await w.terminate(), 1)
+await spinning()
+setTimeout(() => { console.log('ok'); process.exit(0) }, 50)
+`, { timeout: 30_000 })
+
+robust('stores whose host functions close over their own exports are collected without dispose()', `
+await gcs()
+const base = stats().stores
+const m = new Module('(module (import "env" "f" (func $f (result i32))) (memory (export "memory") 16) (func (export "run") (result i32) call $f))')
+for (let i = 0; i < 300; i++) {
+  let x
+  x = new Instance(new Store(), m, { env: { f: () => x.memory.buffer.byteLength } }).exports
+  new Uint8Array(x.memory.buffer).fill(1, 0, 1 << 20)
+  assert.equal(x.run(), 16 * 65536)
+  const l = new Linker(); const s = new Store()
+  let y
+  l.func('env', 'f', { params: [], results: ['i32'] }, (caller) => caller.getExport('memory').buffer.byteLength + (y ? 0 : 0), { caller: true })
+  y = l.instantiate(s, m).exports
+  assert.equal(y.run(), 16 * 65536)
+}
+for (let i = 0; i < 50 && stats().stores > base + 10; i++) await gcs(2)
+assert.ok(stats().stores <= base + 10, 'stores left: ' + (stats().stores - base))
+console.log('ok')
+`)
+
+robust('one store per request without dispose() runs 40k times (linear memory is reported to V8)', `
+const m = new Module('(module (memory (export "memory") 16) (func (export "run") (result i32) i32.const 7))')
+for (let i = 0; i < 40000; i++) {
+  assert.equal(new Instance(new Store(), m).exports.run(), 7)
+  if (i % 500 === 0) await new Promise((r) => setImmediate(r))
+}
+console.log('ok')
+`, { timeout: 240_000 })
+
+robust('100k traps keep RSS flat', `
+const x = new Instance(new Store(), new Module('(module (func (export "boom") unreachable))')).exports
+const round = () => { for (let i = 0; i < 100000; i++) { try { x.boom() } catch {} } }
+round(); await gcs()
+const before = process.memoryUsage().rss
+round(); round(); await gcs()
+const grown = process.memoryUsage().rss - before
+assert.ok(grown < 40 << 20, 'RSS grew by ' + (grown >> 20) + ' MiB')
+console.log('ok')
+`, { timeout: 120_000 })
+
+robust('sizes, offsets and indices are checked before anything is allocated, never clamped', `
+const store = new Store()
+const x = new Instance(store, new Module('(module (memory (export "m") 1) (table (export "t") 2 externref))')).exports
+coded(() => x.m.read(0, 2 ** 46), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => x.m.read(0, Infinity), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+for (const bad of [-1, NaN, 0.5, 2 ** 60]) {
+  coded(() => x.m.write(bad, Buffer.from([1])), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+  coded(() => x.t.set(bad, 'v'), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+  coded(() => x.t.get(bad), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+  coded(() => x.t.grow(bad), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+  coded(() => x.m.grow(bad), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+}
+assert.equal(x.m.read(0, 1)[0], 0)
+coded(() => new Memory(store, { minimum: 2, maximum: 1 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => new Memory(store, { minimum: 65537 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => new Table(store, { element: 'funcref', minimum: 3, maximum: 2 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => alignedBuffer(-1), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => alignedBuffer(2 ** 52), 'ERR_WASMTIME_OUT_OF_MEMORY', RangeError)
+console.log('ok')
+`)
+
+robust('u64 arguments, count limits and items of another store give exact coded errors', `
+const engine = new Engine({ consumeFuel: true })
+const store = new Store(engine)
+for (const bad of [-1n, 2n ** 70n, -1, 0.5, NaN, '5', null]) coded(() => store.setFuel(bad), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+store.setFuel(1000); assert.equal(store.getFuel(), 1000n)
+store.setFuel(2n ** 64n - 1n); assert.equal(store.getFuel(), 2n ** 64n - 1n)
+const m = new Module('(module (memory 1) (table 1 funcref))')
+for (const [opt, n] of [['instances', 1], ['memories', 1], ['tables', 1]]) {
+  const s = new Store(undefined, { [opt]: n })
+  new Instance(s, m)
+  coded(() => new Instance(s, m), 'ERR_WASMTIME_INSTANTIATE')
+}
+const a = new Store(), b = new Store()
+const linker = new Linker()
+linker.define(a, 'env', 'mem', new Memory(a, { minimum: 1 }))
+coded(() => linker.instantiate(b, new Module('(module (import "env" "mem" (memory 1)))')), 'ERR_WASMTIME_LINK')
+coded(() => new Instance(b, new Module('(module (import "env" "mem" (memory 1)))'), { env: { mem: new Memory(a, { minimum: 1 }) } }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+console.log('ok')
+`)
+
+robust('wrong types and unknown options are refused with ERR_WASMTIME_ codes, never napi statuses', `
+const store = new Store()
+coded(() => new Memory(store), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new Global(store, null, 1), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new Global(store, { value: 'i33' }, 1), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => wn.inspectArtifact(new Uint8Array(10)), 'ERR_WASMTIME_DESERIALIZE')
+coded(() => wn.inspectArtifact(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])), 'ERR_WASMTIME_DESERIALIZE')
+coded(() => new Engine({ simdd: true }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new Engine({ target: 'x86_64-nope' }), 'ERR_WASMTIME_CONFIG')
+coded(() => new Engine({ optLevel: 3 }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new Store(undefined, { memroySize: 1 }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new WasiContext({ stdin: 'inhert' }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new WasiContext({ stdot: 'capture' }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new Linker().func('env', 'f', { params: ['i33'], results: [] }, () => {}), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => Module.deserialize(42), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => store.setDeadline('soon'), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+coded(() => new Instance(store, new Module('(module)')).getFunc('nope'), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+console.log('ok')
+`)
+
+robust('a host function that throws a primitive rethrows that very value', `
+const m = new Module('(module (import "env" "f" (func $f)) (func (export "run") call $f))')
+const sym = Symbol('s')
+for (const v of ['boom', 42, null, undefined, sym, 12n, false]) {
+  const x = new Instance(new Store(), m, { env: { f: () => { throw v } } }).exports
+  let caught = 'nothing thrown'
+  try { x.run() } catch (e) { caught = e }
+  assert.ok(Object.is(caught, v), 'got ' + String(caught))
+}
+console.log('ok')
+`)
+
+robust('export names are kept exactly, __proto__ and NUL included', `
+const x = new Instance(new Store(), new Module('(module (func (export "__proto__") (result i32) i32.const 1) (func (export "a\\\\00b") (result i32) i32.const 2) (func (export "constructor") (result i32) i32.const 3))')).exports
+assert.deepEqual(Object.keys(x).sort(), ['__proto__', 'a\\u0000b', 'constructor'].sort())
+assert.equal(x['__proto__'](), 1)
+assert.equal(x['a\\u0000b'](), 2)
+assert.equal(x.constructor(), 3)
+console.log('ok')
+`)

@@ -1,0 +1,180 @@
+//! Page-aligned memory that the package owns, lent to JavaScript as an
+//! external `ArrayBuffer` until `Module.deserializeRaw` takes it back.
+//!
+//! Code loaded raw must not change, move or vanish while it runs, whatever
+//! JavaScript does. An ArrayBuffer that V8 allocated can be written, detached
+//! by `transfer()` or a BYOB stream read, resized, or freed with its worker.
+//! So the package allocates the bytes itself (`mmap` / `VirtualAlloc`, page
+//! aligned, whole pages) and hands JavaScript an external ArrayBuffer over
+//! them. `deserializeRaw` accepts only such a region, and detaches the
+//! ArrayBuffer once the module is loaded: every view the caller held reads as
+//! empty from then on, exactly as after a transfer, and the bytes belong to
+//! the module alone ([`Region`] is dropped after the last module clone).
+//!
+//! A region is mapped until both the ArrayBuffer's backing store and every
+//! module over it are gone, so a view moved elsewhere by JavaScript before the
+//! load (a BYOB read) still points at mapped memory.
+
+use crate::error::{self, throw, Kind};
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use std::collections::BTreeMap;
+use std::ffi::c_void;
+use std::ptr::{self, NonNull};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+/// Whole pages of the package's own memory.
+pub(crate) struct Region {
+  ptr: NonNull<u8>,
+  /// Bytes JavaScript sees.
+  len: usize,
+  /// Bytes mapped (`len` rounded up to pages, at least one page).
+  mapped: usize,
+}
+
+// SAFETY: a region is plain memory with no thread affinity; who may write it
+// is governed by the ArrayBuffer lent to JavaScript (its thread) and, after
+// `deserializeRaw`, by nobody (it is code).
+unsafe impl Send for Region {}
+// SAFETY: as for `Send`: `Region` itself has no interior mutability.
+unsafe impl Sync for Region {}
+
+/// Live regions by start address, so `deserializeRaw` can tell the package's
+/// memory from any other ArrayBuffer.
+static REGIONS: Mutex<BTreeMap<usize, Weak<Region>>> = Mutex::new(BTreeMap::new());
+
+impl Region {
+  /// Maps `len` zeroed bytes (whole pages). Fails cleanly, never aborts.
+  pub(crate) fn new(len: usize) -> std::io::Result<Arc<Region>> {
+    let page = crate::code_memory::page_size();
+    let mapped = len.max(1).checked_next_multiple_of(page).ok_or(std::io::ErrorKind::OutOfMemory)?;
+    let ptr = map(mapped)?;
+    let region = Arc::new(Region { ptr, len, mapped });
+    REGIONS.lock().unwrap_or_else(PoisonError::into_inner).insert(ptr.as_ptr() as usize, Arc::downgrade(&region));
+    Ok(region)
+  }
+
+  /// The region that starts at `addr` and is `len` bytes long, if it is live.
+  pub(crate) fn find(addr: usize, len: usize) -> Option<Arc<Region>> {
+    let regions = REGIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    regions.get(&addr)?.upgrade().filter(|r| r.len == len)
+  }
+
+  pub(crate) fn start(&self) -> *mut u8 {
+    self.ptr.as_ptr()
+  }
+
+  pub(crate) fn len(&self) -> usize {
+    self.len
+  }
+}
+
+impl Drop for Region {
+  fn drop(&mut self) {
+    let addr = self.ptr.as_ptr() as usize;
+    {
+      let mut regions = REGIONS.lock().unwrap_or_else(PoisonError::into_inner);
+      // Unregister before unmapping, so no lookup can return a region whose
+      // memory is gone; keep an entry that a newer region at this address made.
+      if regions.get(&addr).is_some_and(|w| w.strong_count() == 0) {
+        regions.remove(&addr);
+      }
+    }
+    // SAFETY: the mapping made in `Region::new`, unmapped once, here. Nothing
+    // runs code from it any more: modules hold the region until wasmtime has
+    // unpublished and deregistered their code, and the ArrayBuffer lent to
+    // JavaScript holds it until its backing store was released.
+    unsafe { unmap(self.ptr, self.mapped) };
+  }
+}
+
+#[cfg(unix)]
+fn map(len: usize) -> std::io::Result<NonNull<u8>> {
+  // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+  let p = unsafe {
+    libc::mmap(ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+  };
+  if p == libc::MAP_FAILED {
+    return Err(std::io::Error::last_os_error());
+  }
+  NonNull::new(p.cast()).ok_or(std::io::ErrorKind::OutOfMemory.into())
+}
+
+#[cfg(unix)]
+unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
+  // SAFETY: the caller passes a mapping of ours, exactly as mapped.
+  unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
+}
+
+#[cfg(windows)]
+fn map(len: usize) -> std::io::Result<NonNull<u8>> {
+  use windows_sys::Win32::System::Memory::{VirtualAlloc, MEM_COMMIT, MEM_RESERVE, PAGE_READWRITE};
+  // SAFETY: a fresh committed allocation; no existing memory is touched.
+  let p = unsafe { VirtualAlloc(ptr::null(), len, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE) };
+  NonNull::new(p.cast()).ok_or_else(std::io::Error::last_os_error)
+}
+
+#[cfg(windows)]
+unsafe fn unmap(ptr: NonNull<u8>, _len: usize) {
+  use windows_sys::Win32::System::Memory::{VirtualFree, MEM_RELEASE};
+  // SAFETY: the caller passes an allocation of ours; MEM_RELEASE takes size 0.
+  unsafe { VirtualFree(ptr.as_ptr().cast(), 0, MEM_RELEASE) };
+}
+
+#[cfg(not(any(unix, windows)))]
+fn map(len: usize) -> std::io::Result<NonNull<u8>> {
+  let layout = std::alloc::Layout::from_size_align(len, crate::code_memory::page_size())
+    .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+  // SAFETY: a non-zero layout.
+  NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or(std::io::ErrorKind::OutOfMemory.into())
+}
+
+#[cfg(not(any(unix, windows)))]
+unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
+  let layout = std::alloc::Layout::from_size_align(len, crate::code_memory::page_size()).expect("checked in map"); // ok: same layout as map
+  // SAFETY: allocated in `map` with this layout.
+  unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+}
+
+unsafe extern "C" fn release_lent(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+  // SAFETY: `hint` is the box made in `aligned_array_buffer`, released once,
+  // when V8 has let go of the ArrayBuffer's backing store.
+  drop(unsafe { Box::from_raw(hint as *mut Arc<Region>) });
+}
+
+/// A new ArrayBuffer of `byteLength` zeroed bytes over page-aligned memory the
+/// package owns: the only kind `Module.deserializeRaw` accepts.
+#[napi]
+pub fn aligned_array_buffer<'env>(env: &'env Env, byte_length: f64) -> Result<Unknown<'env>> {
+  if !(byte_length >= 0.0) || byte_length.fract() != 0.0 || byte_length > crate::val::MAX_SAFE {
+    return Err(throw(
+      env,
+      Kind::Range,
+      error::INVALID_ARGUMENT,
+      &format!("alignedBuffer: byteLength must be a non-negative whole number, got {byte_length}"),
+    ));
+  }
+  let len = byte_length as usize;
+  let region = Region::new(len).map_err(|e| {
+    throw(env, Kind::Range, error::OUT_OF_MEMORY, &format!("alignedBuffer: cannot allocate {len} bytes: {e}. Free memory or load a smaller artifact."))
+  })?;
+  let data = region.start();
+  let hint = Box::into_raw(Box::new(region));
+  let mut ab = ptr::null_mut();
+  // SAFETY: `data` is `len` writable bytes that stay mapped until
+  // `release_lent` drops the region reference it is given.
+  let status = unsafe { sys::napi_create_external_arraybuffer(env.raw(), data.cast(), len, Some(release_lent), hint.cast(), &mut ab) };
+  if status != sys::Status::napi_ok {
+    // SAFETY: the box was not handed to napi.
+    drop(unsafe { Box::from_raw(hint) });
+    return Err(throw(
+      env,
+      Kind::Error,
+      error::INTERNAL,
+      "this runtime refuses ArrayBuffers over native memory (e.g. Electron's sandbox); load artifacts with Module.deserialize() or Module.deserializeFile()",
+    ));
+  }
+  // SAFETY: made on `env` in this call.
+  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), ab) })
+}
