@@ -151,3 +151,10 @@ test('precompile and inspect fail with exit codes and messages for bad input', (
   t.is(cli('inspect').status, 2)
   t.is(cli('compat-hash', 'extra').status, 2)
 })
+
+test('run refuses a device or pipe instead of reading it forever', (t) => {
+  const r = spawnSync(process.execPath, [bin, 'run', '/dev/zero'], { encoding: 'utf8', timeout: 30_000 })
+  t.is(r.signal, null, 'no hang, no signal')
+  t.is(r.status, 2)
+  t.regex(r.stderr, /not a regular file/)
+})

@@ -31,8 +31,14 @@ function child(body, { timeout = 60_000, args = [] } = {}) {
   })
 }
 
-function robust(title, body, options) {
-  test(title, async (t) => {
+// Known, not fixed: on Node 24 an exception thrown from an exported wasm
+// function (a napi_create_function callback) leaks about 900 bytes of native
+// memory; the same error thrown from a class method does not. Marked failing
+// there, so the suite says so, and turns red once it is fixed.
+export const node24ThrowLeak = process.versions.node.split('.')[0] === '24'
+
+function robust(title, body, options, { failing = false } = {}) {
+  ;(failing ? test.failing : test)(title, async (t) => {
     const r = await child(body, options)
     t.is(r.signal, null, `no signal (stderr: ${r.stderr.slice(-2000)})`)
     t.is(r.code, 0, `exit 0 (stderr: ${r.stderr.slice(-2000)})`)
@@ -219,7 +225,7 @@ round(); round(); await gcs()
 const grown = process.memoryUsage().rss - before
 assert.ok(grown < 40 << 20, 'RSS grew by ' + (grown >> 20) + ' MiB')
 console.log('ok')
-`, { timeout: 120_000 })
+`, { timeout: 120_000 }, { failing: node24ThrowLeak })
 
 robust('sizes, offsets and indices are checked before anything is allocated, never clamped', `
 const store = new Store()

@@ -2,7 +2,7 @@
  * The commands behind `bin/wasmtime-napi.mjs`. Each takes its argv and
  * returns an exit code; errors carry `exitCode` and say what to do.
  */
-import { readFileSync, statSync, mkdirSync, existsSync } from 'node:fs'
+import { readFileSync, statSync, mkdirSync, existsSync, openSync, readSync, closeSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { basename, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -25,9 +25,15 @@ function takeOption(args: string[], i: number): [string, string | undefined, num
 
 /** Loads a module file: wasm (or WAT) is compiled, an artifact is loaded raw. */
 function loadModule(path: string, engine: Engine): Module {
-  let head: Buffer
+  const head = Buffer.alloc(4)
   try {
-    head = readFileSync(path).subarray(0, 4)
+    if (!statSync(path).isFile()) throw new Error('not a regular file (a device or pipe could be read forever)')
+    const fd = openSync(path, 'r')
+    try {
+      readSync(fd, head, 0, 4, 0)
+    } finally {
+      closeSync(fd)
+    }
   } catch (e) {
     throw new UsageError(`cannot read '${path}': ${(e as Error).message}`)
   }
