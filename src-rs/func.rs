@@ -3,10 +3,10 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Func.html>
 //!
 //! Every wasm function given to JavaScript (an export, a funcref) is a real
-//! JavaScript function made with `napi_create_function`: arguments arrive
-//! positionally, with no array in between. The function object is type-tagged
-//! and wraps its [`FuncData`], so it can be passed back to wasm as a funcref
-//! or defined in a linker.
+//! JavaScript function, bound from one native trampoline (see [`trampoline`]):
+//! arguments arrive positionally, with no array in between. The function
+//! object is type-tagged and wraps its [`FuncData`], so it can be passed back
+//! to wasm as a funcref or defined in a linker.
 
 use crate::error::{self, throw, Kind};
 use crate::store::{StoreData, StoreShared};
@@ -69,24 +69,79 @@ pub(crate) fn js_function(
   let (js_params, js_results) = (names(&params)?, names(&results)?);
   let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
   let data = Box::into_raw(Box::new(FuncData { store, func, params, results, numeric }));
+  let (trampoline, bind) = trampoline(raw);
+  let mut ext = ptr::null_mut();
   let mut f = ptr::null_mut();
-  // SAFETY: `data` is a live box; it is freed by `finalize_func_data` when the
-  // function object is collected (napi_wrap below), never before: the
-  // callback only runs while the function object is alive.
+  // SAFETY: `data` is a live box owned by the external made here: it is freed
+  // by `finalize_func_data` when that external is collected, never before. The
+  // external is the bound `this` of `f` and reachable only through `f`, so it
+  // outlives every call of `f` and every unwrap of `f` (napi_wrap below holds
+  // a plain pointer, with no finalizer).
   unsafe {
-    let status = sys::napi_create_function(raw, name.as_ptr().cast(), name.len() as isize, Some(call_trampoline), data.cast(), &mut f);
-    if status != sys::Status::napi_ok {
+    if sys::napi_create_external(raw, data.cast(), Some(finalize_func_data), ptr::null_mut(), &mut ext) != sys::Status::napi_ok {
       drop(Box::from_raw(data));
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
-    sys::napi_wrap(raw, f, data.cast(), Some(finalize_func_data), ptr::null_mut(), ptr::null_mut());
+    if sys::napi_call_function(raw, trampoline, bind, 1, &ext, &mut f) != sys::Status::napi_ok || f.is_null() {
+      return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
+    }
+    sys::napi_wrap(raw, f, data.cast(), None, ptr::null_mut(), ptr::null_mut());
     sys::napi_type_tag_object(raw, f, &FUNC_TAG);
-    sys::napi_set_named_property(raw, f, c"params".as_ptr(), js_params);
-    sys::napi_set_named_property(raw, f, c"results".as_ptr(), js_results);
+    let mut js_name = ptr::null_mut();
+    sys::napi_create_string_utf8(raw, name.as_ptr().cast(), name.len() as isize, &mut js_name);
+    let prop = |utf8name: &'static std::ffi::CStr, value, attributes| sys::napi_property_descriptor {
+      utf8name: utf8name.as_ptr(),
+      name: ptr::null_mut(),
+      method: None,
+      getter: None,
+      setter: None,
+      value,
+      attributes,
+      data: ptr::null_mut(),
+    };
+    let props = [
+      // Like any function's `name`: read-only but configurable.
+      prop(c"name", js_name, sys::PropertyAttributes::configurable),
+      prop(c"params", js_params, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
+      prop(c"results", js_results, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
+    ];
+    sys::napi_define_properties(raw, f, props.len(), props.as_ptr());
   }
   // SAFETY: `data` lives as long as `f` (see above).
   unsafe { &*data }.store.attach_roots(env, f);
   Ok(f)
+}
+
+thread_local! {
+  /// The template-made function every wasm function is bound from.
+  static TRAMPOLINE: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
+  /// `Function.prototype.bind`.
+  static BIND: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
+}
+
+/// The trampoline and `Function.prototype.bind`, made once per thread.
+///
+/// Why not `napi_create_function` per wasm function: on Node 24, every error
+/// created while such a function is on the stack survives young-generation
+/// collections until the next full one, so a loop of traps grows V8's new
+/// space to its maximum (about 130 MB of RSS). Functions made from a template
+/// (`napi_define_class`) do not have that cost. Templates are never freed, so
+/// there is one, and each wasm function is `trampoline.bind(external)`: a
+/// distinct, collectable function whose bound `this` carries its `FuncData`.
+fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
+  let t = crate::store::per_thread(raw, &TRAMPOLINE, || {
+    let mut cls = ptr::null_mut();
+    // SAFETY: a class with no properties, made on this thread's env.
+    unsafe { sys::napi_define_class(raw, c"wasm".as_ptr(), 4, Some(call_trampoline), ptr::null_mut(), 0, ptr::null(), &mut cls) };
+    cls
+  });
+  let bind = crate::store::per_thread(raw, &BIND, || {
+    let mut b = ptr::null_mut();
+    // SAFETY: a property of a function made on this env.
+    unsafe { sys::napi_get_named_property(raw, t, c"bind".as_ptr(), &mut b) };
+    b
+  });
+  (t, bind)
 }
 
 unsafe extern "C" fn finalize_func_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
@@ -140,9 +195,16 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
   let e = Env::from_raw(env);
   let mut argc = INLINE_ARGS;
   let mut inline = [ptr::null_mut(); INLINE_ARGS];
+  let mut this = ptr::null_mut();
   let mut data = ptr::null_mut();
   // SAFETY: (all below) the env and info of the current callback.
-  unsafe { sys::napi_get_cb_info(env, info, &mut argc, inline.as_mut_ptr(), ptr::null_mut(), &mut data) };
+  unsafe { sys::napi_get_cb_info(env, info, &mut argc, inline.as_mut_ptr(), &mut this, ptr::null_mut()) };
+  // The trampoline is never handed to JavaScript: it runs only as the target
+  // of a function bound in `js_function`, whose bound `this` is the external
+  // holding a live `FuncData`. Under `new`, `this` is a fresh object instead.
+  if unsafe { sys::napi_get_value_external(env, this, &mut data) } != sys::Status::napi_ok || data.is_null() {
+    return Err(throw(&e, Kind::Type, error::INVALID_ARGUMENT, "a wasm function is not a constructor: call it without `new`"));
+  }
   let fd = unsafe { &*(data as *const FuncData) };
   let mut heap = Vec::new();
   let args: &[sys::napi_value] = if argc <= INLINE_ARGS {

@@ -144,7 +144,7 @@ thread_local! {
 }
 
 /// A strong, per-thread reference to a value made once by `make`.
-fn per_thread(env: sys::napi_env, key: &'static std::thread::LocalKey<Cell<sys::napi_ref>>, make: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
+pub(crate) fn per_thread(env: sys::napi_env, key: &'static std::thread::LocalKey<Cell<sys::napi_ref>>, make: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
   let mut v = ptr::null_mut();
   let r = key.with(|c| c.get());
   if !r.is_null() {
