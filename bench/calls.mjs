@@ -1,7 +1,7 @@
 // npm run bench (second part): call overheads across the JS/wasm boundary,
 // instantiation of a module with a large data segment, and yosys end to end.
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -68,11 +68,34 @@ console.log(`  new Instance ${instOurs.toFixed(3)} ms   new WebAssembly.Instance
 const artifact = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash(), 'yosys.cwasm')
 if (existsSync(artifact) && existsSync(join(corpus, 'tests.json'))) {
   const runs = Number(process.env.BENCH_RUNS || 5)
-  const e2e = (how) => median(Array.from({ length: runs }, () => JSON.parse(execFileSync(process.execPath, ['--no-warnings', join(here, 'e2e-child.mjs'), how, corpus, artifact], { encoding: 'utf8' })).ms))
+  const e2e1 = (how, art, id = 'yosys-synth-noabc') => JSON.parse(execFileSync(process.execPath, ['--no-warnings', join(here, 'e2e-child.mjs'), how, corpus, art, id], { encoding: 'utf8' })).ms
+  const e2e = (how) => median(Array.from({ length: runs }, () => e2e1(how, artifact)))
   const a = e2e('ours')
   const b = e2e('node-wasi')
   console.log(`yosys-synth-noabc end to end (median of ${runs} fresh processes):`)
   console.log(`  precompiled + deserializeRaw + run ${a.toFixed(0)} ms   node:wasi on the same bytes ${b.toFixed(0)} ms   ${(b / a).toFixed(1)}x faster (target >= 5x)`)
+
+  // What the default epoch checks cost (they make deadlines and worker
+  // termination work): the same run with an engine that compiles none,
+  // alternating the two so drift in the machine hits both alike.
+  const noEpoch = new Engine({ epochInterruption: false })
+  const noEpochArtifact = join(corpus, 'artifacts', noEpoch.precompileCompatibilityHash(), 'yosys.cwasm')
+  if (!existsSync(noEpochArtifact)) {
+    mkdirSync(dirname(noEpochArtifact), { recursive: true })
+    writeFileSync(noEpochArtifact, noEpoch.precompileModule(readFileSync(join(corpus, 'modules', 'yosys.wasm'))))
+  }
+  for (const id of ['yosys-synth-noabc', 'yosys-synth-ice40']) {
+    const withChecks = []
+    const without = []
+    for (let i = 0; i < runs; i++) {
+      withChecks.push(e2e1('ours', artifact, id))
+      without.push(e2e1('ours-noepoch', noEpochArtifact, id))
+    }
+    const on = median(withChecks)
+    const off = median(without)
+    console.log(`${id} with and without epoch interruption checks (median of ${runs} fresh processes each, alternating):`)
+    console.log(`  default (checks on) ${on.toFixed(0)} ms   epochInterruption: false ${off.toFixed(0)} ms   the checks cost ${(((on - off) / off) * 100).toFixed(0)}%`)
+  }
 } else {
   console.log('yosys end to end: run the load bench first (it precompiles yosys) and npm run corpus')
 }
