@@ -243,6 +243,12 @@ assert.equal(x.m.read(0, 1)[0], 0)
 coded(() => new Memory(store, { minimum: 2, maximum: 1 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
 coded(() => new Memory(store, { minimum: 65537 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
 coded(() => new Table(store, { element: 'funcref', minimum: 3, maximum: 2 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+// Table storage is allocated and filled at once: like V8, a store refuses
+// tables over 10,000,000 elements unless told otherwise.
+coded(() => new Table(store, { element: 'externref', minimum: 2 ** 31 }, 'x'), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => x.t.grow(2 ** 31), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => new Instance(new Store(), new Module('(module (table 20000000 externref))')), 'ERR_WASMTIME_INSTANTIATE')
+assert.equal(new Table(new Store(undefined, { tableElements: 2e7 }), { element: 'funcref', minimum: 2e7 }).size(), 2e7)
 coded(() => alignedBuffer(-1), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
 coded(() => alignedBuffer(2 ** 52), 'ERR_WASMTIME_OUT_OF_MEMORY', RangeError)
 console.log('ok')

@@ -23,6 +23,18 @@ use napi_derive::napi;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// Says which store option to raise when instantiation hit a store limit.
+fn limit_hint(e: &wasmtime::Error) -> &'static str {
+  let text = error::chain(e);
+  if text.contains("table") && text.contains("exceeds") {
+    "; raise the store's `tableElements` limit in `new Store(engine, { tableElements })` if this module is trusted"
+  } else if text.contains("exceeds") || text.contains("limit") {
+    "; a store limit was reached: see the options of `new Store(engine, options)`"
+  } else {
+    ""
+  }
+}
+
 /// Options of `linker.func(...)`.
 #[napi(object)]
 #[derive(Default)]
@@ -83,7 +95,7 @@ pub(crate) fn instantiate_error(env: &Env, cx: impl wasmtime::AsContextMut<Data 
   if e.downcast_ref::<wasmtime::Trap>().is_some() || e.downcast_ref::<trap::JsException>().is_some() {
     trap::throw_call_error(env, cx, e)
   } else {
-    throw(env, Kind::Error, error::INSTANTIATE, &format!("instantiation failed: {}", error::chain(e)))
+    throw(env, Kind::Error, error::INSTANTIATE, &format!("instantiation failed: {}{}", error::chain(e), limit_hint(e)))
   }
 }
 

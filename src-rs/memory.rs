@@ -181,7 +181,7 @@ impl Memory {
       memory
         .grow(&mut cx, delta)
         .map(|p| p as f64)
-        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.grow({delta}) failed: {}", error::chain(&e))))
+        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.grow({delta}) failed: {}; a memory stays within its maximum and its store's `memorySize` limit (`new Store(engine, {{ memorySize }})`)", error::chain(&e))))
     })
   }
 

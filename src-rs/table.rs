@@ -11,6 +11,9 @@ use napi_derive::napi;
 use std::rc::Rc;
 use wasmtime::{RootScope, ValType};
 
+/// What to do when a table cannot be made or grown.
+const TABLE_HINT: &str = "a table stays within its maximum and its store's `tableElements` limit (raise it in `new Store(engine, { tableElements })`)";
+
 /// `{ element: 'funcref' | 'externref', minimum, maximum? }` for `new Table`.
 #[napi(object)]
 pub struct TableTypeDesc {
@@ -61,7 +64,7 @@ impl Table {
       };
       let r = init.ref_().ok_or_else(|| throw(&env, Kind::Type, error::INVALID_ARGUMENT, "a table element must be a reference"))?;
       wasmtime::Table::new(&mut scope, tt, r)
-        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("cannot create the table: {}", error::chain(&e))))
+        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("cannot create the table: {}; {TABLE_HINT}", error::chain(&e))))
     })?;
     Ok(Table { store: store.shared.clone(), table })
   }
@@ -119,7 +122,7 @@ impl Table {
       let r = v.ref_().ok_or_else(|| throw(&env, Kind::Type, error::INVALID_ARGUMENT, "a table element must be a reference"))?;
       t.grow(&mut scope, delta, r)
         .map(|old| old as f64)
-        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("table.grow({delta}) failed: {}", error::chain(&e))))
+        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("table.grow({delta}) failed: {}; {TABLE_HINT}", error::chain(&e))))
     })
   }
 

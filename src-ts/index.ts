@@ -286,6 +286,15 @@ function nativeModule(module: Module): native.Module {
 export type StoreOptions = native.StoreOptions
 
 /**
+ * The default `tableElements` limit of a store, V8's own limit for
+ * `WebAssembly.Table`. A table's storage is allocated and filled when it is
+ * made or grown: without a limit, one module declaring `(table 2147483648
+ * externref)` takes 16 GiB and a minute. Pass a larger `tableElements` to
+ * allow more.
+ */
+export const DEFAULT_TABLE_ELEMENTS = 10_000_000
+
+/**
  * Where instances and their state live.
  * [`wasmtime::Store`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html).
  */
@@ -296,7 +305,7 @@ export class Store extends native.Store {
     const e = engineOf(engine)
     checkOptions(options, STORE_OPTIONS, 'new Store()')
     try {
-      super(e, options)
+      super(e, { ...options, tableElements: options?.tableElements ?? DEFAULT_TABLE_ELEMENTS })
     } catch (err) {
       throw constructorError(err, 'new Store()')
     }
