@@ -374,6 +374,15 @@ export declare function addressOf(view: unknown): number
  */
 export declare function alignedArrayBuffer(byteLength: number): unknown
 
+/**
+ * Makes a handle made by `new Memory`, `new Table` or `new Global` keep its
+ * store's roots, as handles taken from exports do: the facade calls this
+ * right after construction. Without it, a store reachable only through such
+ * a handle lost its host functions to GC (a funcref in a constructed table
+ * then threw ERR_WASMTIME_HOST when called).
+ */
+export declare function attachStoreRoots(handle: Memory | Table | Global): void
+
 /** Options of `new Engine(options)`. Every field is optional. */
 export interface EngineOptions {
   /**

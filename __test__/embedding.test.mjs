@@ -365,3 +365,20 @@ test('exported functions are plain named functions; `new` on one is a coded Type
   t.throws(() => new x.add(1, 2), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /without `new`/ })
   t.throws(() => Reflect.construct(x.add, [1, 2], class {}), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
 })
+
+test('a constructed Table keeps its store\'s host functions alive, like handles from exports', async (t) => {
+  const setup = () => {
+    const store = new Store()
+    const table = new Table(store, { element: 'funcref', minimum: 1 })
+    const global = new Global(store, { value: 'funcref', mutable: true }, null)
+    const wat = `(module (import "env" "h" (func $h (result i32))) (table (import "env" "t") 1 funcref)
+      (global (import "env" "g") (mut funcref)) (elem (i32.const 0) $h) (elem declare func $h)
+      (func (export "init") ref.func $h global.set 0))`
+    new Instance(store, new Module(wat), { env: { h: () => 42, t: table, g: global } }).exports.init()
+    return { table, global }
+  }
+  const { table, global } = setup()
+  await settle(30)
+  t.is(table.get(0)(), 42)
+  t.is(global.value(), 42)
+})

@@ -163,3 +163,21 @@ pub(crate) fn extern_to_js(
   Ok(handle)
 }
 
+
+/// Makes a handle made by `new Memory`, `new Table` or `new Global` keep its
+/// store's roots, as handles taken from exports do: the facade calls this
+/// right after construction. Without it, a store reachable only through such
+/// a handle lost its host functions to GC (a funcref in a constructed table
+/// then threw ERR_WASMTIME_HOST when called).
+#[napi]
+pub fn attach_store_roots(
+  env: Env,
+  handle: Either3<ClassInstance<'_, Memory>, ClassInstance<'_, Table>, ClassInstance<'_, Global>>,
+) {
+  let (store, value) = match &handle {
+    Either3::A(m) => (&m.store, m.value),
+    Either3::B(t) => (&t.store, t.value),
+    Either3::C(g) => (&g.store, g.value),
+  };
+  store.attach_roots(&env, value);
+}

@@ -38,11 +38,16 @@ function checkedClass<C extends abstract new (...args: any[]) => object>(ctor: C
   return new Proxy(ctor, {
     construct(target, args, newTarget) {
       checkOptions(args[optionsAt], allowed, `new ${name}()`)
+      let handle: object
       try {
-        return Reflect.construct(target, args, newTarget)
+        handle = Reflect.construct(target, args, newTarget)
       } catch (e) {
         throw constructorError(e, `new ${name}()`)
       }
+      // Like handles taken from exports, this one keeps its store's host
+      // functions alive.
+      native.attachStoreRoots(handle as native.Memory | native.Table | native.Global)
+      return handle
     },
   })
 }
