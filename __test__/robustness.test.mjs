@@ -158,7 +158,6 @@ console.log('ok')
 `)
 
 robust('setDeadline on Engine.default interrupts a call that blocks the JavaScript thread', `
-const x = new Instance(new Store(), new Module('(module (func (export "spin") (loop (br 0))))')).exports
 const store = new Store()
 const y = new Instance(store, new Module('(module (func (export "spin") (loop (br 0))))')).exports
 store.setDeadline(100)
@@ -166,6 +165,11 @@ const e = (() => { try { y.spin() } catch (e) { return e } })()
 assert.ok(e instanceof WasmTrap)
 assert.equal(e.trapCode, 'interrupt')
 store.setDeadline(null)
+// A deadline belongs to its store: a long call in another store runs to its end.
+const other = new Store()
+const z = new Instance(other, new Module('(module (func (export "count") (param i64) (result i64) (local i64) (loop (local.set 1 (i64.add (local.get 1) (i64.const 1))) (br_if 0 (i64.lt_u (local.get 1) (local.get 0)))) local.get 1))')).exports
+store.setDeadline(50)
+assert.equal(z.count(300_000_000n), 300_000_000n)
 console.log('ok')
 `)
 

@@ -43,8 +43,9 @@ impl Instance {
     if !wasmtime::Engine::same(&store.shared.engine, m.engine()) {
       return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
     }
-    // Pin raw code before wasmtime registers the module in the store, so a
-    // failed instantiation cannot leave the store with unpinned code.
+    // Hold raw-loaded code before wasmtime registers the module in the store,
+    // so a failed instantiation cannot leave the store running code it does
+    // not keep alive.
     if let Some(raw) = module.raw() {
       store.shared.hold(raw);
     }
