@@ -205,6 +205,33 @@ assert.ok(stats().stores <= base + 10, 'stores left: ' + (stats().stores - base)
 console.log('ok')
 `)
 
+robust('stores holding externrefs that reach back to them are collected without dispose()', `
+await gcs()
+const base = stats().stores
+const m = new Module('(module (table (export "t") 4 externref) (global (export "g") (mut externref) (ref.null extern)) (func (export "id") (param externref) (result externref) local.get 0))')
+for (let i = 0; i < 300; i++) {
+  const store = new Store()
+  const x = new Instance(store, m).exports
+  const cycle = { store, x, big: new Uint8Array(1 << 16) }
+  x.t.set(0, cycle)
+  x.t.set(1, 'a string')
+  x.g.value = () => x
+  assert.equal(x.id(cycle), cycle)
+  assert.equal(x.t.get(1), 'a string')
+}
+for (let i = 0; i < 50 && stats().stores > base + 10; i++) await gcs(2)
+assert.ok(stats().stores <= base + 10, 'stores left: ' + (stats().stores - base))
+// Rooted from JavaScript, values stay exactly themselves while wasm holds them.
+const store = new Store()
+const x = new Instance(store, m).exports
+const values = [{ a: 1 }, 'text', 42, 7n, Symbol('s'), false]
+values.forEach((v, i) => (i < 4 ? x.t.set(i, v) : (x.g.value = v)))
+await gcs()
+values.slice(0, 4).forEach((v, i) => assert.equal(x.t.get(i), v))
+assert.equal(x.g.value, values[5])
+console.log('ok')
+`)
+
 robust('one store per request without dispose() runs 40k times (linear memory is reported to V8)', `
 const m = new Module('(module (memory (export "memory") 16) (func (export "run") (result i32) i32.const 7))')
 for (let i = 0; i < 40000; i++) {

@@ -125,6 +125,12 @@ pub(crate) struct StoreShared {
   roots: Cell<sys::napi_ref>,
   /// Host functions already in `roots` (by address of their `HostFunc`).
   rooted: RefCell<HashSet<usize>>,
+  /// Numbers the JavaScript values given to wasm as externrefs, which are
+  /// rooted in `roots[0]` (an object keyed by these numbers).
+  next_extern: Cell<u32>,
+  /// Externrefs wasmtime has dropped (from any thread), to unroot on the
+  /// JavaScript thread at the next chance (`unroot_dropped`).
+  dropped_externs: Arc<std::sync::Mutex<Vec<u32>>>,
   /// Bytes of linear memory and tables reported to V8.
   reported: Cell<i64>,
   /// The engine's wasm stack budget (0 on Pulley, which has a stack of its own).
@@ -261,6 +267,8 @@ impl StoreShared {
       host_calls: Cell::new(0),
       roots: Cell::new(ptr::null_mut()),
       rooted: RefCell::new(HashSet::new()),
+      next_extern: Cell::new(0),
+      dropped_externs: Arc::new(std::sync::Mutex::new(Vec::new())),
       reported: Cell::new(0),
       wasm_stack: if engine.pulley { 0 } else { engine.max_wasm_stack },
       epochs: engine.epochs,
@@ -388,7 +396,8 @@ impl StoreShared {
     }
   }
 
-  /// The JavaScript array that roots this store's host functions.
+  /// The JavaScript array that roots this store's host functions (from index
+  /// 1) and its externref values (in the object at index 0).
   fn roots(&self, env: sys::napi_env) -> sys::napi_value {
     let mut v = ptr::null_mut();
     let r = self.roots.get();
@@ -405,13 +414,59 @@ impl StoreShared {
       self.rooted.borrow_mut().clear();
     }
     let mut weak = ptr::null_mut();
+    let mut externs = ptr::null_mut();
     // SAFETY: a new array, weakly referenced, on this env.
     unsafe {
       sys::napi_create_array(env, &mut v);
+      sys::napi_create_object(env, &mut externs);
+      sys::napi_set_element(env, v, 0, externs);
       sys::napi_create_reference(env, v, 0, &mut weak);
     }
     self.roots.set(weak);
     v
+  }
+
+  /// Roots `value` (a value given to wasm as an externref) from JavaScript,
+  /// like host functions: the store's handles hold it, the native side does
+  /// not, so a value that reaches back to the store does not keep it alive.
+  /// Returns its number and the list to report its drop to.
+  pub(crate) fn root_extern(&self, env: sys::napi_env, value: sys::napi_value) -> (u32, Arc<std::sync::Mutex<Vec<u32>>>) {
+    self.unroot_dropped(env);
+    // Numbers wrap after 2^32 values: a value still held by wasm then would
+    // share its number with a new one, and read back as undefined once that
+    // one is dropped. No crash either way.
+    let id = self.next_extern.get();
+    self.next_extern.set(id.wrapping_add(1));
+    let mut externs = ptr::null_mut();
+    // SAFETY: the roots array and its object at index 0, on this env.
+    unsafe {
+      sys::napi_get_element(env, self.roots(env), 0, &mut externs);
+      sys::napi_set_element(env, externs, id, value);
+    }
+    (id, self.dropped_externs.clone())
+  }
+
+  /// Unroots the externref values wasmtime has dropped since the last time.
+  /// Runs on the JavaScript thread in an ordinary call, never in a finalizer.
+  pub(crate) fn unroot_dropped(&self, env: sys::napi_env) {
+    let ids = std::mem::take(&mut *self.dropped_externs.lock().unwrap_or_else(|p| p.into_inner()));
+    if ids.is_empty() || self.roots.get().is_null() {
+      return;
+    }
+    let mut roots = ptr::null_mut();
+    // SAFETY: our weak reference, on the store's env and thread.
+    unsafe { sys::napi_get_reference_value(env, self.roots.get(), &mut roots) };
+    if roots.is_null() {
+      return; // collected with everything it rooted
+    }
+    let mut externs = ptr::null_mut();
+    // SAFETY: the object at index 0 of the roots array, on this env.
+    unsafe { sys::napi_get_element(env, roots, 0, &mut externs) };
+    for id in ids {
+      let mut deleted = false;
+      // SAFETY: as above; a plain object with no accessors.
+      unsafe { sys::napi_delete_element(env, externs, id, &mut deleted) };
+    }
   }
 
   /// Makes `handle` (a JavaScript object holding this store) keep the store's
@@ -641,6 +696,8 @@ impl Store {
   pub fn gc(&self, env: Env) -> Result<()> {
     self.shared.with(&env, |mut cx| {
       cx.gc(None).map_err(|e| throw(&env, Kind::Error, error::INTERNAL, &format!("gc failed: {}", error::chain(&e))))
-    })
+    })?;
+    self.shared.unroot_dropped(env.raw());
+    Ok(())
   }
 }

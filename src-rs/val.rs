@@ -15,6 +15,7 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use std::ptr;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use wasmtime::{AsContextMut, ExternRef, HeapType, Val, ValType};
 
@@ -27,6 +28,9 @@ pub(crate) struct JsRef {
   /// The value is a primitive, kept as property `v` of a holder object
   /// (Node 20's `napi_create_reference` takes objects and functions only).
   boxed: bool,
+  /// For externrefs: the reference is weak, the value is rooted by its store
+  /// under this number, and the number goes to this list when dropped.
+  rooted: Option<(u32, Arc<Mutex<Vec<u32>>>)>,
 }
 
 // SAFETY: the reference is only read or deleted on `thread`, the thread of its
@@ -36,7 +40,17 @@ unsafe impl Send for JsRef {}
 unsafe impl Sync for JsRef {}
 
 impl JsRef {
+  /// A strong reference (a pending exception, held for a moment).
   pub(crate) fn new(env: sys::napi_env, value: sys::napi_value) -> Option<JsRef> {
+    JsRef::make(env, value, None)
+  }
+
+  /// A weak reference to a value `store` roots from JavaScript (an externref).
+  pub(crate) fn rooted_in(env: sys::napi_env, value: sys::napi_value, store: &StoreShared) -> Option<JsRef> {
+    JsRef::make(env, value, Some(store))
+  }
+
+  fn make(env: sys::napi_env, value: sys::napi_value, store: Option<&StoreShared>) -> Option<JsRef> {
     let t = type_of(env, value);
     let boxed = !matches!(t, sys::ValueType::napi_object | sys::ValueType::napi_function);
     let mut target = value;
@@ -48,9 +62,13 @@ impl JsRef {
         sys::napi_create_object(env, &mut target);
         sys::napi_set_named_property(env, target, c"v".as_ptr(), value);
       }
-      (sys::napi_create_reference(env, target, 1, &mut r) == sys::Status::napi_ok)
-        .then(|| JsRef { r, env, thread: std::thread::current().id(), boxed })
+      let count = if store.is_some() { 0 } else { 1 };
+      if sys::napi_create_reference(env, target, count, &mut r) != sys::Status::napi_ok {
+        return None;
+      }
     }
+    let rooted = store.map(|s| s.root_extern(env, target));
+    Some(JsRef { r, env, thread: std::thread::current().id(), boxed, rooted })
   }
 
   /// The value, or null when read off its thread.
@@ -75,6 +93,11 @@ impl Drop for JsRef {
     if self.thread == std::thread::current().id() {
       // SAFETY: our reference, deleted once, on its environment's thread.
       unsafe { sys::napi_delete_reference(self.env, self.r) };
+    }
+    // wasmtime may drop an externref inside a collection, or in a finalizer:
+    // no JavaScript is touched here, the store unroots the value later.
+    if let Some((id, dropped)) = &self.rooted {
+      dropped.lock().unwrap_or_else(|p| p.into_inner()).push(*id);
     }
   }
 }
@@ -197,7 +220,10 @@ pub(crate) fn to_val(
       }
       match r.heap_type().top() {
         HeapType::Extern => {
-          let holder = JsRef::new(raw, value).ok_or_else(|| wrong("a value"))?;
+          // SAFETY: `shared` points at the live StoreShared that owns this
+          // store, which is in use on its own thread right now.
+          let store = unsafe { &*cx.as_context().data().shared };
+          let holder = JsRef::rooted_in(raw, value, store).ok_or_else(|| wrong("a value"))?;
           let ext = ExternRef::new(&mut cx, holder)
             .map_err(|e| throw(env, Kind::Error, error::HOST, &format!("cannot allocate an externref: {}", error::chain(&e))))?;
           Val::ExternRef(Some(ext))

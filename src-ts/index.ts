@@ -34,7 +34,13 @@ function constructorError(e: unknown, what: string): unknown {
  * `optionsAt` and codes conversion errors; `instanceof` works as on the
  * class itself.
  */
-function checkedClass<C extends abstract new (...args: any[]) => object>(ctor: C, name: string, optionsAt: number, allowed: readonly string[]): C {
+function checkedClass<C extends abstract new (...args: any[]) => object>(
+  ctor: C,
+  name: string,
+  optionsAt: number,
+  allowed: readonly string[],
+  storeHandle = true,
+): C {
   return new Proxy(ctor, {
     construct(target, args, newTarget) {
       checkOptions(args[optionsAt], allowed, `new ${name}()`)
@@ -45,8 +51,8 @@ function checkedClass<C extends abstract new (...args: any[]) => object>(ctor: C
         throw constructorError(e, `new ${name}()`)
       }
       // Like handles taken from exports, this one keeps its store's host
-      // functions alive.
-      native.attachStoreRoots(handle as native.Memory | native.Table | native.Global)
+      // functions and externref values alive.
+      if (storeHandle) native.attachStoreRoots(handle as native.Memory | native.Table | native.Global)
       return handle
     },
   })
@@ -74,7 +80,7 @@ export type Caller = native.Caller
  * WASI preview1 state for one store: `new WasiContext({ args, env, preopens,
  * stdin, stdout, stderr })`, then `linker.defineWasi(ctx)`.
  */
-export const WasiContext = checkedClass(native.WasiContext, 'WasiContext', 0, ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr'])
+export const WasiContext = checkedClass(native.WasiContext, 'WasiContext', 0, ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr'], false)
 export type WasiContext = native.WasiContext
 export type WasiOptions = native.WasiOptions
 export type TypeDesc = native.TypeDesc
