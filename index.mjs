@@ -22,5 +22,6 @@ export const {
   stats,
   pageSize,
   wasmtimeVersion,
+  DEFAULT_TABLE_ELEMENTS,
 } = cjs
 export default cjs

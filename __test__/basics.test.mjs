@@ -16,6 +16,7 @@ test('CommonJS and ESM entries export the same classes', (t) => {
   t.is(cjs.Engine, esm.Engine)
   t.is(typeof esm.readPrecompiled, 'function')
   t.is(esm.wasmtimeVersion, '48.0.8')
+  for (const name of Object.keys(cjs).filter((k) => k !== '__esModule')) t.is(esm[name], cjs[name], `ESM exports ${name}`)
 })
 
 test('the engine is optional and last: Engine.default is shared', (t) => {
