@@ -163,7 +163,6 @@ pub(crate) fn extern_to_js(
   Ok(handle)
 }
 
-
 /// Makes a handle made by `new Memory`, `new Table` or `new Global` keep its
 /// store's roots, as handles taken from exports do: the facade calls this
 /// right after construction. Without it, a store reachable only through such

@@ -121,7 +121,8 @@ pub(crate) struct StoreShared {
   /// even if a later call's caller sits at the same address.
   host_calls: Cell<u64>,
   /// Weak reference to the JavaScript array that roots this store's host
-  /// functions; every JavaScript handle of the store holds it strongly.
+  /// functions and externref values; every JavaScript handle of the store
+  /// holds it strongly.
   roots: Cell<sys::napi_ref>,
   /// Host functions already in `roots` (by address of their `HostFunc`).
   rooted: RefCell<HashSet<usize>>,
@@ -470,7 +471,7 @@ impl StoreShared {
   }
 
   /// Makes `handle` (a JavaScript object holding this store) keep the store's
-  /// host functions alive, through a hidden property.
+  /// host functions and externref values alive, through a hidden property.
   pub(crate) fn attach_roots(&self, env: &Env, handle: sys::napi_value) {
     let raw = env.raw();
     let key = per_thread(raw, &ROOTS_KEY, || {
