@@ -374,6 +374,35 @@ export declare function addressOf(view: unknown): number
  */
 export declare function alignedArrayBuffer(byteLength: number): unknown
 
+/** What `inspectArtifact` returns. */
+export interface ArtifactInfo {
+  /**
+   * `'module'` or `'component'` ([`Engine::detect_precompiled`]); `'unknown'`
+   * for an ELF file with an engine section that wasmtime does not call either.
+   */
+  kind: 'module' | 'component' | 'unknown'
+  /**
+   * The wasmtime version that made it, as wasmtime records it: the major
+   * version (`"48"`); artifacts load only in that version.
+   */
+  wasmtimeVersion: string
+  /** Target triple, e.g. `x86_64-unknown-linux-gnu`, `aarch64-unknown-linux-gnu`, `pulley64`. */
+  target: string
+  /** ELF machine number (62 x86_64, 183 aarch64, 243 riscv, 22 s390x). */
+  machine: number
+  /** Cranelift settings the code was compiled with. */
+  sharedFlags: Record<string, string | number | boolean>
+  /** ISA (CPU feature) flags the code was compiled for. */
+  isaFlags: Record<string, string | number | boolean>
+  sections: Array<ArtifactSection>
+}
+
+/** One ELF section: name and size in bytes. */
+export interface ArtifactSection {
+  name: string
+  size: number
+}
+
 /**
  * Makes a handle made by `new Memory`, `new Table` or `new Global` keep its
  * store's roots, as handles taken from exports do: the facade calls this
@@ -452,6 +481,13 @@ export interface GlobalTypeDesc {
   value: string
   mutable?: boolean
 }
+
+/**
+ * `inspectArtifact(bytes)`: the wasmtime version, target, settings and
+ * sections of an artifact, without loading it. Throws
+ * `ERR_WASMTIME_DESERIALIZE` saying why when `bytes` is not an artifact.
+ */
+export declare function inspectArtifact(bytes: Uint8Array): ArtifactInfo
 
 /**
  * Whether `value` is a wasm function made by this addon (an export or a

@@ -849,6 +849,7 @@ module.exports.WasiContext = nativeBinding.WasiContext
 module.exports.addressOf = nativeBinding.addressOf
 module.exports.alignedArrayBuffer = nativeBinding.alignedArrayBuffer
 module.exports.attachStoreRoots = nativeBinding.attachStoreRoots
+module.exports.inspectArtifact = nativeBinding.inspectArtifact
 module.exports.isWasmFunction = nativeBinding.isWasmFunction
 module.exports.noop = nativeBinding.noop
 module.exports.pageAlignOffset = nativeBinding.pageAlignOffset

@@ -1,11 +1,11 @@
 // Module.deserializeRaw: each numbered requirement of the foundation issue.
 import test from 'ava'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker, MessageChannel } from 'node:worker_threads'
-import { Engine, Module, Store, Instance, alignedBuffer, readPrecompiled, readPrecompiledSync, stats, pageSize } from '../index.mjs'
+import { Engine, Module, Store, Instance, alignedBuffer, readPrecompiled, readPrecompiledSync, stats, pageSize, inspectArtifact } from '../index.mjs'
 import { ARITH_WAT, binding, gcUntil, corpusModule, settle } from './helpers.mjs'
 
 const engine = Engine.default
@@ -256,4 +256,49 @@ test.serial('9b. a collected Module releases its hold through the FinalizationRe
   })()
   t.is(stats().pinnedRegions, before + 1)
   t.true(await gcUntil(() => stats().pinnedRegions === before))
+})
+
+test('readPrecompiled checks an SRI integrity string the caller holds, even when artifact and digest file were swapped together', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-sri-'))
+  const good = Engine.default.precompileModule(ARITH_WAT)
+  const evil = Engine.default.precompileModule('(module (func (export "add") (param i32 i32) (result i32) i32.const -1))')
+  const sri = (alg, bytes) => `${alg}-${createHash(alg).update(bytes).digest('base64')}`
+  const path = join(dir, 'app.cwasm')
+  writeFileSync(path, good)
+  for (const alg of ['sha256', 'sha384', 'sha512']) {
+    const m = Module.deserializeRaw(await readPrecompiled(path, { integrity: sri(alg, good) }))
+    t.is(new Instance(new Store(), m).exports.add(2, 3), 5)
+  }
+  // As in browsers, the strongest algorithm listed decides.
+  t.truthy(readPrecompiledSync(path, { integrity: `sha256-AAAA ${sri('sha512', good)}` }))
+  t.throws(() => readPrecompiledSync(path, { integrity: `${sri('sha256', good)} sha512-AAAA` }), { code: 'ERR_WASMTIME_INTEGRITY' })
+  // An attacker who replaces the artifact and its .sha256 file together passes
+  // `verify`, not `integrity`.
+  writeFileSync(path, evil)
+  writeFileSync(`${path}.sha256`, `${createHash('sha256').update(evil).digest('hex')}  app.cwasm\n`)
+  t.truthy(readPrecompiledSync(path, { verify: true }))
+  await t.throwsAsync(() => readPrecompiled(path, { verify: true, integrity: sri('sha256', good) }), { code: 'ERR_WASMTIME_INTEGRITY', message: /do not load it/ })
+  t.throws(() => readPrecompiledSync(path, { integrity: sri('sha384', good) }), { code: 'ERR_WASMTIME_INTEGRITY' })
+  for (const bad of ['md5-AAAA', '', 'sha256', 42, null]) {
+    t.throws(() => readPrecompiledSync(path, { integrity: bad }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', instanceOf: TypeError }, String(bad))
+  }
+  t.throws(() => readPrecompiledSync(path, { integrty: 'x' }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'integrty'/ })
+})
+
+test('inspectArtifact reads any Uint8Array in Rust: kind, version, target, flags, sections', (t) => {
+  const art = Engine.default.precompileModule(ARITH_WAT)
+  const copy = new Uint8Array(art.length + 3)
+  copy.set(art, 3)
+  const info = inspectArtifact(copy.subarray(3))
+  t.is(info.kind, 'module')
+  t.is(info.wasmtimeVersion, '48') // wasmtime records its major version
+  t.is(info.target, 'x86_64-unknown-linux-gnu')
+  t.is(info.machine, 62)
+  t.true(info.sections.some((s) => s.name === '.text' && s.size > 0))
+  t.is(typeof info.sharedFlags.opt_level, 'string')
+  t.true(Object.values(info.isaFlags).every((v) => ['string', 'number', 'boolean'].includes(typeof v)))
+  t.deepEqual(inspectArtifact(Engine.default.precompileModule(ARITH_WAT)), info)
+  t.throws(() => inspectArtifact(Buffer.from(Engine.default.precompileModule(ARITH_WAT).subarray(0, 200))), { code: 'ERR_WASMTIME_DESERIALIZE' })
+  t.throws(() => inspectArtifact(new Uint16Array(8)), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', instanceOf: TypeError })
+  t.throws(() => inspectArtifact(new Module(ARITH_WAT).serialize().subarray(0, 0)), { code: 'ERR_WASMTIME_DESERIALIZE', message: /no ELF header/ })
 })

@@ -7,6 +7,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod aligned;
+mod artifact;
 mod code_memory;
 mod engine;
 mod error;

@@ -8,11 +8,26 @@
 import * as fs from 'node:fs'
 import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
-import { verifyDigest } from './artifact'
+import { checkIntegrity, verifyDigest } from './artifact'
+import { checkOptions } from './errors'
 
 export interface ReadOptions {
-  /** Check the bytes against `<path>.sha256` (written by `precompile --digest`) before returning them. */
+  /** Check the bytes against `<path>.sha256` (written by `compile --digest`) before returning them. */
   verify?: boolean
+  /**
+   * Check the bytes against a digest you hold, Subresource Integrity style:
+   * `'sha256-<base64>'` (or sha384, sha512). Unlike `verify`, this still
+   * catches an artifact swapped together with its digest file.
+   */
+  integrity?: string
+}
+
+const READ_OPTIONS = ['verify', 'integrity'] as const
+
+function checked(buf: Buffer, path: string, options: ReadOptions): Buffer {
+  if (options.verify) verifyDigest(buf, path)
+  if (options.integrity !== undefined) checkIntegrity(buf, options.integrity, path)
+  return buf
 }
 
 /**
@@ -32,9 +47,8 @@ export function toAligned(bytes: Uint8Array): Buffer {
 
 /** Reads a precompiled artifact straight into an `alignedBuffer` (one read, no extra copy). */
 export function readPrecompiledSync(path: string, options: ReadOptions = {}): Buffer {
-  const buf = readAlignedSync(path)
-  if (options.verify) verifyDigest(buf, path)
-  return buf
+  checkOptions(options, READ_OPTIONS, 'readPrecompiledSync()')
+  return checked(readAlignedSync(path), path, options ?? {})
 }
 
 function readAlignedSync(path: string): Buffer {
@@ -56,9 +70,8 @@ function readAlignedSync(path: string): Buffer {
 
 /** Async `readPrecompiledSync`. */
 export async function readPrecompiled(path: string, options: ReadOptions = {}): Promise<Buffer> {
-  const buf = await readAligned(path)
-  if (options.verify) verifyDigest(buf, path)
-  return buf
+  checkOptions(options, READ_OPTIONS, 'readPrecompiled()')
+  return checked(await readAligned(path), path, options ?? {})
 }
 
 async function readAligned(path: string): Promise<Buffer> {
