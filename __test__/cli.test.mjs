@@ -1,7 +1,7 @@
 // The command line: `wasmtime-napi run`, like `wasmtime run`.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,8 +45,13 @@ test('bad input: non-zero exits with messages that say what to do', (t) => {
   const junk = join(dir, 'junk.cwasm')
   writeFileSync(junk, 'not an artifact at all')
   const bad = cli('run', junk)
-  t.is(bad.status, 1)
-  t.regex(bad.stderr, /precompile again/)
+  t.is(bad.status, 2, 'neither wasm, WAT nor an artifact: refused before loading')
+  t.regex(bad.stderr, /^error: .*junk\.cwasm' is neither a WebAssembly module .* nor a wasmtime artifact .*run takes \.wasm, \.wat or \.cwasm/)
+  const elf = join(dir, 'broken.cwasm')
+  writeFileSync(elf, Buffer.concat([Buffer.from('\x7fELF', 'latin1'), Buffer.alloc(60, 1)]))
+  const broken = cli('run', elf)
+  t.is(broken.status, 1, 'an ELF file that is no artifact: the loader refuses it')
+  t.regex(broken.stderr, /^error: .*precompile again/)
   t.is(cli('frobnicate').status, 2)
   t.is(cli().status, 2)
   t.is(cli('run').status, 2)
@@ -142,7 +147,6 @@ test('precompile and inspect fail with exit codes and messages for bad input', (
   t.regex(r1.stderr, /error: .*junk\.wasm/)
   t.is(cli('precompile').status, 2)
   t.is(cli('precompile', join(dir, 'missing.wasm'), '-o', 'x').status, 2)
-  t.regex(cli('precompile', junk).stderr, /-o out\.cwasm, or --out-dir/)
   t.is(cli('precompile', junk, '-o', 'x', '--target', 'no-such-arch').status, 2)
   t.regex(cli('precompile', junk, '-o', 'x', '--cpu-features', 'avx2').stderr, /start with 'has_'/)
   const notArtifact = cli('inspect', junk)
@@ -157,4 +161,246 @@ test('run refuses a device or pipe instead of reading it forever', (t) => {
   t.is(r.signal, null, 'no hang, no signal')
   t.is(r.status, 2)
   t.regex(r.stderr, /not a regular file/)
+})
+
+// Exits with its argc (argv[0] included).
+const ARG_COUNT = `(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $sizes (i32.const 0) (i32.const 4))) (call $exit (i32.load (i32.const 0)))))`
+// Exits with the length of the guest name of its first preopen (fd 3), or 100 + errno.
+const PREOPEN_NAME = `(module
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func $get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $e i32)
+    (local.set $e (call $get (i32.const 3) (i32.const 0)))
+    (if (local.get $e) (then (call $exit (i32.add (i32.const 100) (local.get $e)))))
+    (call $exit (i32.load (i32.const 4)))))`
+const FUNCS = `(module
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (func (export "mix") (param i32 i64 f32 f64) (result i32 i64 f32 f64) local.get 0 local.get 1 local.get 2 local.get 3)
+  (func (export "none"))
+  (func (export "trap") unreachable)
+  (func (export "spin") (loop br 0)))`
+// ADD as a binary module.
+const ADD_WASM = Buffer.from([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, // type: (i32 i32) -> i32
+  0x03, 0x02, 0x01, 0x00, // func 0 has type 0
+  0x07, 0x07, 0x01, 0x03, 0x61, 0x64, 0x64, 0x00, 0x00, // export "add" func 0
+  0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x0b, // local.get 0 local.get 1 i32.add
+])
+const fixture = (name, text) => {
+  const p = join(dir, name)
+  writeFileSync(p, text)
+  return p
+}
+
+test('invalid options and values exit 2 with one line on stderr that says what to do', (t) => {
+  const wat = fixture('funcs.wat', FUNCS)
+  const cases = [
+    [['run', '--bogus', wat], /unknown option '--bogus'.*help run/],
+    [['run', '--fuel', '-1', wat], /--fuel needs a whole number/],
+    [['run', '--fuel=-1', wat], /--fuel needs a whole number/],
+    [['run', '--fuel', '1.5', wat], /--fuel needs a whole number/],
+    [['run', '--timeout', 'x', wat], /--timeout needs a time in milliseconds/],
+    [['run', '--timeout', '0', wat], /--timeout needs a time in milliseconds/],
+    [['run', '--invoke'], /--invoke needs a value/],
+    [['run', '--dir'], /--dir needs a value/],
+    [['compile', wat, '--jobs', 'abc'], /--jobs needs a number of worker threads/],
+    [['compile', wat, '--jobs', '0'], /--jobs needs a number of worker threads/],
+    [['compile', wat, '--jobs'], /--jobs needs a value/],
+    [['compile', wat, '-o'], /--output needs a value/],
+    [['compile', wat, '--opt-level', 'fast'], /--opt-level must be none, speed or speed_and_size/],
+    [['compile', wat, '--digest=yes'], /--digest takes no value/],
+    [['compile', wat, '--frobnicate'], /unknown option '--frobnicate'.*help compile/],
+    [['precompile', wat, '--jobs', '0'], /--jobs needs/],
+    [['inspect', wat, '--opt-level', '3'], /--opt-level must be/],
+    [['compat-hash', '--nope'], /unknown option '--nope'/],
+    [['compat-hash', 'extra'], /compat-hash takes no files/],
+    [['frobnicate'], /unknown command 'frobnicate'.*wasmtime-napi help/],
+    [['help', 'frobnicate'], /no command 'frobnicate'/],
+  ]
+  for (const [args, message] of cases) {
+    const r = cli(...args)
+    const what = args.join(' ')
+    t.is(r.status, 2, what)
+    t.regex(r.stderr, /^error: [^\n]+\n$/, `${what}: one line`)
+    t.regex(r.stderr, message, what)
+    t.is(r.stdout, '', what)
+  }
+})
+
+test('--version, help, help <verb>, <verb> --help and -h', async (t) => {
+  const { wasmtimeVersion } = await import('../index.mjs')
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  for (const flag of ['--version', '-V', 'version']) {
+    const v = cli(flag)
+    t.is(v.status, 0)
+    t.is(v.stdout, `wasmtime-napi ${pkg.version} (wasmtime ${wasmtimeVersion})\n`)
+  }
+  const general = cli('help')
+  t.is(general.status, 0)
+  for (const verb of ['run', 'compile', 'inspect', 'compat-hash']) t.regex(general.stdout, new RegExp(`^  ${verb} `, 'm'))
+  t.is(cli('--help').stdout, general.stdout)
+  t.is(cli().status, 2, 'no command: usage, exit 2')
+  t.is(cli().stderr, general.stdout)
+  for (const verb of ['run', 'compile', 'inspect', 'compat-hash']) {
+    const h = cli('help', verb)
+    t.is(h.status, 0, verb)
+    t.true(h.stdout.startsWith(`usage: wasmtime-napi ${verb} `), verb)
+    t.is(cli(verb, '--help').stdout, h.stdout, `${verb} --help`)
+    t.is(cli(verb, '-h').status, 0, `${verb} -h`)
+    t.is(cli(verb, '-h').stdout, h.stdout, `${verb} -h`)
+  }
+  t.is(cli('help', 'precompile').stdout, cli('help', 'compile').stdout, 'precompile is an alias')
+  t.regex(cli('help', 'run').stdout, /134 when\s+the guest traps/, 'the trap exit code is documented')
+})
+
+test('compile writes in.cwasm next to the input by default; precompile is an alias', async (t) => {
+  const { Module, Store, Instance, readPrecompiledSync } = await import('../index.mjs')
+  const src = mkdtempSync(join(tmpdir(), 'wasmtime-napi-default-'))
+  // A binary .wasm and a .wat, each written next to itself.
+  const a = join(src, 'a.wasm')
+  writeFileSync(a, ADD_WASM)
+  const b = join(src, 'b.wat')
+  writeFileSync(b, ADD)
+  const r = cli('compile', a, b)
+  t.is(r.status, 0, r.stderr)
+  const inst = (file) => new Instance(new Store(), Module.deserializeRaw(readPrecompiledSync(file))).exports.add(2, 3)
+  t.is(inst(join(src, 'a.cwasm')), 5)
+  t.is(inst(join(src, 'b.cwasm')), 5)
+  const c = join(src, 'c.wat')
+  writeFileSync(c, ADD)
+  t.is(cli('precompile', c).status, 0)
+  t.true(existsSync(join(src, 'c.cwasm')))
+  t.false(readdirSync(src).some((f) => f.includes('.tmp-')), 'no temporary files left behind')
+})
+
+test('compile refuses two inputs that would write the same output, before any work', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'wasmtime-napi-dup-'))
+  mkdirSync(join(root, 'a'))
+  mkdirSync(join(root, 'b'))
+  writeFileSync(join(root, 'a', 'x.wat'), ADD)
+  writeFileSync(join(root, 'b', 'x.wat'), ADD)
+  writeFileSync(join(root, 'a', 'x.wasm'), ADD_WASM)
+  const out = join(root, 'out')
+  const r = cli('compile', join(root, 'a', 'x.wat'), join(root, 'b', 'x.wat'), '--out-dir', out)
+  t.is(r.status, 2)
+  t.regex(r.stderr, /^error: .*a\/x\.wat' and .*b\/x\.wat' would both be written to .*out\/x\.cwasm'/)
+  t.false(existsSync(out), 'nothing was started: not even the output directory')
+  const same = cli('compile', join(root, 'a', 'x.wat'), join(root, 'a', 'x.wasm'))
+  t.is(same.status, 2, 'x.wat and x.wasm both default to x.cwasm')
+  t.false(existsSync(join(root, 'a', 'x.cwasm')))
+  t.is(cli('compile', join(root, 'a', 'x.wat'), join(root, 'b', 'x.wat')).status, 0, 'next to their inputs they differ')
+  t.is(cli('compile', join(root, 'a', 'x.wat'), join(root, 'b', 'x.wat'), '-o', join(root, 'y.cwasm')).status, 2, '-o takes one input')
+})
+
+test('compile on a terminal: the progress counter counts finished modules out of the total', (t) => {
+  if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.pass('util-linux script is not installed')
+  const root = mkdtempSync(join(tmpdir(), 'wasmtime-napi-tty-'))
+  writeFileSync(join(root, 'p.wat'), ADD)
+  writeFileSync(join(root, 'q.wat'), ADD.replace('i32.add', 'i32.sub'))
+  const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`
+  const cmd = [process.execPath, bin, 'compile', join(root, 'p.wat'), join(root, 'q.wat'), '--out-dir', join(root, 'out'), '--jobs', '2'].map(q).join(' ')
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' })
+  t.is(r.status, 0, r.stdout + r.stderr)
+  t.regex(r.stdout, /\[1\/2\]/)
+  t.regex(r.stdout, /\[2\/2\]/)
+  const counts = [...r.stdout.matchAll(/\[(\d+)\/(\d+)\]/g)].map(([, n, total]) => [Number(n), Number(total)])
+  t.true(counts.length >= 2)
+  for (const [n, total] of counts) {
+    t.is(total, 2, 'the total never changes')
+    t.true(n <= total, `never [${n}/${total}]`)
+  }
+  t.true(existsSync(join(root, 'out', 'p.cwasm')) && existsSync(join(root, 'out', 'q.cwasm')))
+})
+
+test('run --invoke calls an export with typed arguments and prints its results one per line', (t) => {
+  const wat = fixture('funcs.wat', FUNCS)
+  const add = cli('run', '--invoke', 'add', wat, '2', '40')
+  t.is(add.status, 0, add.stderr)
+  t.is(add.stdout, '42\n')
+  t.is(cli('run', '--invoke', 'add', wat, '0x7fffffff', '1').stdout, '-2147483648\n', 'hex, and i32 results are signed')
+  const mix = cli('run', '--invoke=mix', wat, '-1', '0xffffffffffffffff', '0.1', '2.5')
+  t.is(mix.stdout, '-1\n-1\n0.1\n2.5\n')
+  t.is(cli('run', '--invoke', 'mix', wat, '0', '9007199254740993', 'inf', 'nan').stdout, '0\n9007199254740993\ninf\nNaN\n')
+  const none = cli('run', '--invoke', 'none', wat)
+  t.is(none.status, 0)
+  t.is(none.stdout, '')
+  const cwasm = join(dir, 'funcs.cwasm')
+  writeFileSync(cwasm, Engine.default.precompileModule(FUNCS))
+  t.is(cli('run', '--invoke', 'add', cwasm, '1', '2').stdout, '3\n', 'a .cwasm too')
+  const trap = cli('run', '--invoke', 'trap', wat)
+  t.is(trap.status, 134)
+  t.regex(trap.stderr, /failed to invoke `trap`[\s\S]*unreachable/)
+  const few = cli('run', '--invoke', 'add', wat, '1')
+  t.is(few.status, 2)
+  t.regex(few.stderr, /--invoke add takes 2 argument\(s\) \(i32, i32\), got 1/)
+  const notInt = cli('run', '--invoke', 'add', wat, '1.5', '2')
+  t.is(notInt.status, 2)
+  t.regex(notInt.stderr, /'1\.5' is not an i32/)
+  t.is(cli('run', '--invoke', 'add', wat, '4294967296', '0').status, 2, 'out of i32 range')
+  const missing = cli('run', '--invoke', 'sub', wat)
+  t.is(missing.status, 2)
+  t.regex(missing.stderr, /exports no function 'sub' \(its functions: add, mix, none, trap, spin\)/)
+  const noStart = cli('run', wat)
+  t.is(noStart.status, 2)
+  t.regex(noStart.stderr, /no _start export.*--invoke NAME/)
+})
+
+test('run --fuel: running out is a trap, enough fuel runs', (t) => {
+  const wat = fixture('funcs.wat', FUNCS)
+  const out = cli('run', '--fuel', '10000', '--invoke', 'spin', wat)
+  t.is(out.status, 134)
+  t.regex(out.stderr, /all fuel consumed/)
+  t.regex(out.stderr, /--fuel 10000/)
+  const enough = cli('run', '--fuel', '10000', '--invoke', 'add', wat, '1', '2')
+  t.is(enough.status, 0, enough.stderr)
+  t.is(enough.stdout, '3\n')
+  t.is(cli('run', '--fuel', '0', '--invoke', 'add', wat, '1', '2').status, 134, 'no fuel at all')
+  t.is(cli('run', '--fuel', '1000000', fixture('envcount2.wat', ENV_COUNT)).status, 0, 'a WASI command with fuel')
+})
+
+test('run --timeout: a guest that runs too long is interrupted, exit 134 with a message', (t) => {
+  const wat = fixture('funcs.wat', FUNCS)
+  const r = cli('run', '--timeout', '50', '--invoke', 'spin', wat)
+  t.is(r.status, 134)
+  t.regex(r.stderr, /wasm trap: interrupt/)
+  t.regex(r.stderr, /ran longer than --timeout 50 ms/)
+  const quick = cli('run', '--timeout', '60000', '--invoke', 'add', wat, '1', '2')
+  t.is(quick.status, 0)
+  t.is(quick.stdout, '3\n')
+})
+
+test('run: options before the module, guest arguments after it; --dir and --env', (t) => {
+  const argc = fixture('argc.wat', ARG_COUNT)
+  t.is(cli('run', argc).status, 1, 'argv[0] only')
+  t.is(cli('run', argc, 'a', 'b', 'c').status, 4)
+  t.is(cli('run', argc, '--bogus', '--fuel', 'x').status, 4, 'options after the module go to the guest')
+  t.is(cli('run', argc, '--', '-x').status, 2, 'a -- right after the module is dropped')
+  t.is(cli('run', '--', argc, 'a').status, 2, 'a -- before the module ends the options')
+  const pre = fixture('preopen.wat', PREOPEN_NAME)
+  const host = mkdtempSync(join(tmpdir(), 'wasmtime-napi-preopen-'))
+  t.is(cli('run', '--dir', host, pre).status, host.length, '--dir X maps X to X')
+  t.is(cli('run', '--dir', `${host}::/data`, pre).status, '/data'.length, '--dir HOST::GUEST')
+  t.is(cli('run', pre).status, 108, 'no preopen: EBADF')
+  const envs = fixture('envcount3.wat', ENV_COUNT)
+  t.is(cli('run', '--env', 'A=1', '--env=B=x=y', '--env', 'C=', envs).status, 3)
+  const missingImport = cli('run', fixture('import.wat', '(module (import "env" "f" (func)) (func (export "_start")))'))
+  t.not(missingImport.status, 0)
+  t.regex(missingImport.stderr, /^error: /, 'library errors are printed as error: <message>')
+})
+
+test('inspect refuses a wasm module: compile it first (exit 3)', (t) => {
+  const wasm = join(dir, 'app.wasm')
+  writeFileSync(wasm, ADD_WASM)
+  const r = cli('inspect', wasm)
+  t.is(r.status, 3)
+  t.regex(r.stderr, /this is a WebAssembly module, not a precompiled artifact: compile it first with `wasmtime-napi compile .*app\.wasm`/)
+  const wat = fixture('app.wat', ADD)
+  t.is(cli('inspect', wat).status, 3)
+  t.is(cli('inspect', '/dev/null').status, 2, 'not a regular file')
 })
