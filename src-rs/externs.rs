@@ -25,9 +25,12 @@ pub struct TypeDesc {
   pub module: Option<String>,
   pub name: Option<String>,
   /// `'func'`, `'memory'`, `'table'`, `'global'` or `'tag'`.
+  #[napi(ts_type = "ExternKind")]
   pub kind: String,
   /// Functions: parameter and result types (`'i32'`, `'externref'`, ...).
+  #[napi(ts_type = "Array<ValType | RefTypeName>")]
   pub params: Option<Vec<String>>,
+  #[napi(ts_type = "Array<ValType | RefTypeName>")]
   pub results: Option<Vec<String>>,
   /// Memories (in pages) and tables (in elements).
   pub minimum: Option<f64>,
@@ -36,8 +39,10 @@ pub struct TypeDesc {
   pub shared: Option<bool>,
   pub memory64: Option<bool>,
   /// Tables: the element type.
+  #[napi(ts_type = "'funcref' | 'externref' | RefTypeName")]
   pub element: Option<String>,
   /// Globals.
+  #[napi(ts_type = "ValType | RefTypeName")]
   pub value: Option<String>,
   pub mutable: Option<bool>,
 }
@@ -127,7 +132,9 @@ pub(crate) fn parse_val_type(env: &Env, s: &str) -> Result<ValType> {
 /// `{ params, results }` from JavaScript.
 #[napi(object)]
 pub struct FuncTypeDesc {
+  #[napi(ts_type = "ValType[]")]
   pub params: Vec<String>,
+  #[napi(ts_type = "ValType[]")]
   pub results: Vec<String>,
 }
 

@@ -15,6 +15,7 @@ use wasmtime::RootScope;
 /// `{ value: 'i32', mutable?: boolean }` for `new Global`.
 #[napi(object)]
 pub struct GlobalTypeDesc {
+  #[napi(ts_type = "ValType")]
   pub value: String,
   pub mutable: Option<bool>,
 }

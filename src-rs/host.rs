@@ -227,7 +227,7 @@ impl Caller {
   /// The calling instance's export `name` (a function, memory, table or
   /// global), or `undefined`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Caller.html#method.get_export>
-  #[napi(catch_unwind)]
+  #[napi(catch_unwind, ts_return_type = "WasmFunction | Memory | Table | Global | undefined")]
   pub fn get_export<'env>(&self, env: &'env Env, name: String) -> Result<Unknown<'env>> {
     if !self.store.is_active_caller(self.ptr, self.call) {
       return Err(throw(env, Kind::Error, error::INVALID_ARGUMENT, "this Caller is only valid during the host call it was given to"));

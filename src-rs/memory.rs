@@ -98,7 +98,7 @@ impl Memory {
 
   /// An ArrayBuffer over the memory's current bytes (no copy).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.data_ptr>
-  #[napi(getter, catch_unwind)]
+  #[napi(getter, catch_unwind, ts_return_type = "ArrayBuffer")]
   pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
     let memory = self.memory;
     let (data, len) = self.store.with(env, |cx| Ok((memory.data_ptr(&cx), memory.data_size(&cx))))?;

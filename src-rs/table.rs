@@ -17,6 +17,7 @@ const TABLE_HINT: &str = "a table stays within its maximum and its store's `tabl
 /// `{ element: 'funcref' | 'externref', minimum, maximum? }` for `new Table`.
 #[napi(object)]
 pub struct TableTypeDesc {
+  #[napi(ts_type = "'funcref' | 'externref'")]
   pub element: String,
   pub minimum: f64,
   pub maximum: Option<f64>,

@@ -35,10 +35,13 @@ pub struct WasiOptions {
   /// `{ '/data': { path: '/srv/data', readonly: true } }`.
   pub preopens: Option<HashMap<String, Either<String, PreopenDesc>>>,
   /// `'inherit'`, `'ignore'` (default: empty), or a Buffer of bytes to read.
+  #[napi(ts_type = "WasiInput")]
   pub stdin: Option<Either<String, Buffer>>,
   /// `'capture'` (default), `'inherit'` or `'ignore'`.
+  #[napi(ts_type = "WasiOutput")]
   pub stdout: Option<String>,
   /// `'capture'` (default), `'inherit'` or `'ignore'`.
+  #[napi(ts_type = "WasiOutput")]
   pub stderr: Option<String>,
 }
 

@@ -58,6 +58,11 @@ function checkedClass<C extends abstract new (...args: any[]) => object>(
   })
 }
 
+export type { ValType, RefTypeName, ExternKind, TrapCode, WasiInput, WasiOutput, WasmFunction } from '../binding.js'
+type ValType = native.ValType
+type RefTypeName = native.RefTypeName
+type WasmFunction = native.WasmFunction
+
 export { alignedBuffer, readPrecompiled, readPrecompiledSync }
 export type { ReadOptions } from './buffers'
 export { inspectArtifact } from './artifact'
@@ -131,7 +136,7 @@ export class WasmTrap extends Error {
   /** Always `'ERR_WASMTIME_TRAP'`. */
   declare code: 'ERR_WASMTIME_TRAP'
   /** Stable name: `'unreachable'`, `'memory_out_of_bounds'`, `'integer_divide_by_zero'`, `'stack_overflow'`, ... */
-  declare trapCode: string
+  declare trapCode: native.TrapCode
   /** The wasm frames, innermost first. */
   declare wasmBacktrace: { module: string | null; funcIndex: number; funcName: string | null; offset: number | null }[]
 }
@@ -175,11 +180,19 @@ function engineOf(engine: Engine | undefined): Engine {
   return e
 }
 
-type Kind = { kind: 'func' | 'global' | 'table' | 'memory' | 'tag' }
+/** A type that wasm reports, which may be a GC reference type. */
+type AnyValType = ValType | RefTypeName
+/** The type of an import or export, by `kind`. */
+export type ExternType =
+  | { kind: 'func'; params: AnyValType[]; results: AnyValType[] }
+  | { kind: 'memory'; minimum: number; maximum?: number; shared: boolean; memory64: boolean }
+  | { kind: 'table'; element: 'funcref' | 'externref' | RefTypeName; minimum: number; maximum?: number }
+  | { kind: 'global'; value: AnyValType; mutable: boolean }
+  | { kind: 'tag' }
 /** An import with its full type: `{ module, name, kind, ...fields of that kind }`. */
-export type ImportType = native.TypeDesc & Kind & { module: string; name: string }
+export type ImportType = ExternType & { module: string; name: string }
 /** An export with its full type: `{ name, kind, ...fields of that kind }`. */
-export type ExportType = Omit<native.TypeDesc, 'module'> & Kind & { name: string }
+export type ExportType = ExternType & { name: string }
 
 /**
  * Releases the facade's hold on a module's code when the Module is collected
@@ -249,12 +262,12 @@ export class Module {
 
   /** Imports with full types, e.g. `{ module, name, kind: 'func', params: ['i32'], results: ['i64'] }`. */
   get imports(): ImportType[] {
-    return this[NATIVE].imports as ImportType[]
+    return this[NATIVE].imports as unknown as ImportType[]
   }
 
   /** Exports with full types. */
   get exports(): ExportType[] {
-    return this[NATIVE].exports as ExportType[]
+    return this[NATIVE].exports as unknown as ExportType[]
   }
 
   /** The name from the module's name section, if any. */
@@ -328,12 +341,63 @@ export class Store extends native.Store {
   }
 }
 
-export type WasmValue = number | bigint | null | unknown
-export type WasmFunction = ((...args: any[]) => any) & { readonly params: string[]; readonly results: string[] }
-export type ExportValue = WasmFunction | native.Memory | native.Table | native.Global
-export type Exports = Record<string, ExportValue>
+/**
+ * A value crossing between JavaScript and wasm: a number (i32, f32, f64), a
+ * BigInt (i64, v128), a wasm function or null (funcref), or any JavaScript
+ * value at all (externref), hence `unknown`. Typed functions
+ * (`getTypedFunc`, `linker.func`) narrow it per value type.
+ */
+export type WasmValue = unknown
+
+/** The JavaScript value wasm gives for a value of type `T`. */
+export type FromWasm<T extends ValType> = T extends 'i32' | 'f32' | 'f64'
+  ? number
+  : T extends 'i64' | 'v128'
+    ? bigint
+    : T extends 'funcref'
+      ? WasmFunction | null
+      : unknown
+/** The JavaScript values wasm accepts for a value of type `T`. */
+export type ToWasm<T extends ValType> = T extends 'i32' | 'f32' | 'f64'
+  ? number
+  : T extends 'i64'
+    ? bigint | number
+    : T extends 'v128'
+      ? bigint | Uint8Array
+      : T extends 'funcref'
+        ? WasmFunction | null
+        : unknown
+type Values<Ts extends readonly ValType[], Map extends 'from' | 'to'> = {
+  -readonly [K in keyof Ts]: Map extends 'from' ? FromWasm<Ts[K]> : ToWasm<Ts[K]>
+}
+/** What a call returns for results `R`: nothing, one value, or an array. */
+export type Results<R extends readonly ValType[], Map extends 'from' | 'to'> = R extends readonly []
+  ? void
+  : R extends readonly [infer Only extends ValType]
+    ? Map extends 'from' ? FromWasm<Only> : ToWasm<Only>
+    : Values<R, Map>
+
+/** An exported wasm function whose type was checked: `instance.getTypedFunc('add', ['i32', 'i32'], ['i32'])`. */
+export type TypedFunc<P extends readonly ValType[], R extends readonly ValType[]> = ((...args: Values<P, 'to'>) => Results<R, 'from'>) & {
+  readonly params: ValType[]
+  readonly results: ValType[]
+}
+
+/** A host function for parameters `P` and results `R` (`linker.func`). */
+export type HostFunc<P extends readonly ValType[], R extends readonly ValType[]> = (...args: Values<P, 'from'>) => Results<R, 'to'>
+/** The same, with the calling instance first (`{ caller: true }`). */
+export type HostFuncWithCaller<P extends readonly ValType[], R extends readonly ValType[]> = (caller: Caller, ...args: Values<P, 'from'>) => Results<R, 'to'>
+
+export type ExportValue = WasmFunction | Memory | Table | Global
+export type Exports = Readonly<Record<string, ExportValue>>
+/**
+ * One import: a JavaScript function (typed from the module at run time), a
+ * wasm function, a Memory, Table or Global, or a number or BigInt for a
+ * global.
+ */
+export type ImportValue = ((...args: never[]) => unknown) | ExportValue | number | bigint
 /** An import object, as `WebAssembly.instantiate` takes it: `{ env: { f() {} } }`. */
-export type Imports = Record<string, Record<string, unknown>>
+export type Imports = Readonly<Record<string, Readonly<Record<string, ImportValue>>>>
 
 export interface InstanceOptions {
   /** Satisfy every import left undefined with a function that traps if called. */
@@ -347,9 +411,20 @@ export interface InstanceOptions {
  */
 const EXPORTS = Symbol('wasmtime-napi.exports')
 
+/** Wraps an instance the native side made (Linker, InstancePre). */
+let wrapInstance: (handle: native.Instance) => Instance
+
 export class Instance {
   readonly [NATIVE]: native.Instance
   private [EXPORTS]: Exports | undefined
+
+  static {
+    wrapInstance = (handle) => {
+      const i: Instance = Object.create(Instance.prototype)
+      Object.defineProperty(i, NATIVE, { value: handle })
+      return i
+    }
+  }
 
   /**
    * Instantiates `module` into `store`. `imports` is an import object like
@@ -378,13 +453,6 @@ export class Instance {
     this[NATIVE] = linker.instantiate(store, m)
   }
 
-  /** @internal */
-  static wrap(handle: native.Instance): Instance {
-    const i: Instance = Object.create(Instance.prototype)
-    Object.defineProperty(i, NATIVE, { value: handle })
-    return i
-  }
-
   /** The exports: functions, Memory, Table and Global objects. */
   get exports(): Exports {
     return (this[EXPORTS] ??= Object.freeze(this[NATIVE].exports()) as Exports)
@@ -400,19 +468,39 @@ export class Instance {
     return typedExport(this, name, 'function', (v) => native.isWasmFunction(v)) as WasmFunction
   }
 
+  /**
+   * The exported function `name`, checked to have exactly these parameter
+   * and result types, and typed accordingly (like wasmtime's
+   * `get_typed_func`): `getTypedFunc('add', ['i32', 'i32'], ['i32'])` is a
+   * `(a: number, b: number) => number`. Throws `ERR_WASMTIME_INVALID_ARGUMENT`
+   * if there is no such function or its type differs.
+   */
+  getTypedFunc<const P extends readonly ValType[], const R extends readonly ValType[]>(name: string, params: P, results: R): TypedFunc<P, R> {
+    const f = this.getFunc(name)
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t, i) => t === b[i])
+    if (!Array.isArray(params) || !Array.isArray(results) || !same(f.params, params) || !same(f.results, results)) {
+      throw codedError(
+        TypeError,
+        'ERR_WASMTIME_INVALID_ARGUMENT',
+        `export '${name}' has type (${f.params.join(', ')}) -> (${f.results.join(', ')}), not (${String(params)}) -> (${String(results)})`,
+      )
+    }
+    return f as unknown as TypedFunc<P, R>
+  }
+
   /** The exported memory `name`; throws if there is none. */
-  getMemory(name: string): native.Memory {
-    return typedExport(this, name, 'memory', (v) => v instanceof native.Memory) as native.Memory
+  getMemory(name: string): Memory {
+    return typedExport(this, name, 'memory', (v) => v instanceof native.Memory) as Memory
   }
 
   /** The exported table `name`; throws if there is none. */
-  getTable(name: string): native.Table {
-    return typedExport(this, name, 'table', (v) => v instanceof native.Table) as native.Table
+  getTable(name: string): Table {
+    return typedExport(this, name, 'table', (v) => v instanceof native.Table) as Table
   }
 
   /** The exported global `name`; throws if there is none. */
-  getGlobal(name: string): native.Global {
-    return typedExport(this, name, 'global', (v) => v instanceof native.Global) as native.Global
+  getGlobal(name: string): Global {
+    return typedExport(this, name, 'global', (v) => v instanceof native.Global) as Global
   }
 }
 
@@ -428,11 +516,12 @@ function defineImport(linker: native.Linker, store: Store, imp: ImportType, valu
   const where = `${imp.module}.${imp.name}`
   if (typeof value === 'function' && !native.isWasmFunction(value)) {
     if (imp.kind !== 'func') throw codedError(TypeError, 'ERR_WASMTIME_LINK', `import ${where} is a ${imp.kind}, not a function`)
-    linker.func(imp.module, imp.name, { params: imp.params!, results: imp.results! }, value)
+    // A GC reference type here is refused by the native side, with its name.
+    linker.func(imp.module, imp.name, { params: imp.params as ValType[], results: imp.results as ValType[] }, value)
     return
   }
   if ((typeof value === 'number' || typeof value === 'bigint') && imp.kind === 'global') {
-    const g = new native.Global(store, { value: imp.value!, mutable: imp.mutable }, value)
+    const g = new native.Global(store, { value: imp.value as ValType, mutable: imp.mutable }, value)
     linker.defineGlobal(store, imp.module, imp.name, g)
     return
   }
@@ -452,84 +541,153 @@ export interface FuncOptions {
   caller?: boolean
 }
 
+/** A function type: `{ params: ['i32'], results: ['i64'] }`. */
+export interface FuncType<P extends readonly ValType[] = readonly ValType[], R extends readonly ValType[] = readonly ValType[]> {
+  params: P
+  results: R
+}
+
 /**
  * Resolves imports by module and name: host functions, other instances'
- * exports, WASI.
+ * exports, WASI. Composes the native linker.
  * [`wasmtime::Linker`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html).
  */
-export class Linker extends native.Linker {
+export class Linker {
   readonly engine: Engine
+  readonly #native: native.Linker
   /**
    * The host functions defined here. The native side holds them weakly, so
    * that a host function closing over a store's exports does not keep that
    * store alive; this array (and the stores' own roots) keep them.
    */
-  readonly #hostFunctions: Function[]
+  readonly #hostFunctions: Function[] = []
 
   constructor(engine?: Engine) {
     const e = engineOf(engine)
     try {
-      super(e)
+      this.#native = new native.Linker(e)
     } catch (err) {
       throw constructorError(err, 'new Linker()')
     }
     this.engine = e
-    this.#hostFunctions = []
   }
 
-  /** Defines `module.name` as a host function of type `{ params, results }`. */
-  override func(module: string, name: string, ty: native.FuncTypeDesc, func: unknown, options?: FuncOptions | null): void {
+  /**
+   * Lets later definitions replace earlier ones of the same name (default: an error).
+   * [`allow_shadowing`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.allow_shadowing)
+   */
+  allowShadowing(allow: boolean): void {
+    this.#native.allowShadowing(allow)
+  }
+
+  /**
+   * Defines `module.name` as a host function of type `{ params, results }`;
+   * its arguments and result are typed from them. With `{ caller: true }`,
+   * the calling instance comes first.
+   * [`func_new`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new)
+   */
+  func<const P extends readonly ValType[], const R extends readonly ValType[]>(
+    module: string,
+    name: string,
+    ty: FuncType<P, R>,
+    func: HostFunc<P, R>,
+    options?: { caller?: false } | null,
+  ): void
+  func<const P extends readonly ValType[], const R extends readonly ValType[]>(
+    module: string,
+    name: string,
+    ty: FuncType<P, R>,
+    func: HostFuncWithCaller<P, R>,
+    options: { caller: true },
+  ): void
+  func(module: string, name: string, ty: FuncType, func: Function, options?: FuncOptions | null): void {
     checkOptions(ty, ['params', 'results'], `linker.func(${module}.${name}) type`)
     checkOptions(options, ['caller'], `linker.func(${module}.${name}) options`)
-    super.func(module, name, ty, func, options)
-    this.#hostFunctions.push(func as Function)
+    this.#native.func(module, name, ty as native.FuncTypeDesc, func, options)
+    this.#hostFunctions.push(func)
   }
 
   /** Defines `module.name` as a wasm function, Memory, Table or Global of `store`. */
-  define(store: Store, module: string, name: string, item: unknown): void {
-    defineItem(this as unknown as native.Linker, store, module, name, item)
+  define(store: Store, module: string, name: string, item: ExportValue): void {
+    defineItem(this.#native, store, module, name, item)
   }
 
-  /** Defines every export of `instance` under the module name `name`. */
-  // @ts-expect-error: takes the facade's Instance
-  override defineInstance(store: Store, name: string, instance: Instance): void {
-    super.defineInstance(store, name, instance[NATIVE])
+  /** Defines `module.name` as a wasm function of `store` (an export, or a funcref). */
+  defineFunc(store: Store, module: string, name: string, func: WasmFunction): void {
+    this.#native.defineFunc(store, module, name, func)
   }
 
-  // @ts-expect-error: takes the facade's Module
-  override defineUnknownImportsAsTraps(module: Module): void {
-    super.defineUnknownImportsAsTraps(nativeModule(module))
+  /** Defines `module.name` as a Memory of `store`. */
+  defineMemory(store: Store, module: string, name: string, memory: Memory): void {
+    this.#native.defineMemory(store, module, name, memory)
+  }
+
+  /** Defines `module.name` as a Table of `store`. */
+  defineTable(store: Store, module: string, name: string, table: Table): void {
+    this.#native.defineTable(store, module, name, table)
+  }
+
+  /** Defines `module.name` as a Global of `store`. */
+  defineGlobal(store: Store, module: string, name: string, global: Global): void {
+    this.#native.defineGlobal(store, module, name, global)
+  }
+
+  /**
+   * Defines every export of `instance` under the module name `name`.
+   * [`instance`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instance)
+   */
+  defineInstance(store: Store, name: string, instance: Instance): void {
+    if (!(instance instanceof Instance)) throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'linker.defineInstance(store, name, instance) expects an Instance')
+    this.#native.defineInstance(store, name, instance[NATIVE])
+  }
+
+  /** Defines the WASI preview1 imports over `ctx` (one context per store). */
+  defineWasi(ctx: WasiContext): void {
+    this.#native.defineWasi(ctx)
+  }
+
+  /** Satisfies every import of `module` not yet defined with a function that traps when called. */
+  defineUnknownImportsAsTraps(module: Module): void {
+    this.#native.defineUnknownImportsAsTraps(nativeModule(module))
   }
 
   /** Instantiates `module` into `store`. */
-  // @ts-expect-error: takes and returns the facade's classes
-  override instantiate(store: Store, module: Module): Instance {
-    return Instance.wrap(super.instantiate(store, nativeModule(module)))
+  instantiate(store: Store, module: Module): Instance {
+    return wrapInstance(this.#native.instantiate(store, nativeModule(module)))
   }
 
   /** Resolves `module`'s imports once, for cheap repeated instantiation. */
-  // @ts-expect-error: takes and returns the facade's classes
-  override instantiatePre(module: Module): InstancePre {
-    return new InstancePre(super.instantiatePre(nativeModule(module)), this)
+  instantiatePre(module: Module): InstancePre {
+    return wrapPre(this.#native.instantiatePre(nativeModule(module)), this)
   }
 }
 
+/** Wraps a native InstancePre with the Linker whose host functions it needs. */
+let wrapPre: (pre: native.InstancePre, linker: Linker) => InstancePre
+
 /**
- * A module with its imports resolved.
+ * A module with its imports resolved (`linker.instantiatePre(module)`).
  * [`wasmtime::InstancePre`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html).
  */
 export class InstancePre {
-  readonly #pre: native.InstancePre
+  #pre!: native.InstancePre
   /** Keeps the linker's host functions alive as long as this lives. */
-  readonly #linker: Linker
-  constructor(pre: native.InstancePre, linker: Linker) {
-    this.#pre = pre
-    this.#linker = linker
+  #linker!: Linker
+
+  private constructor() {}
+
+  static {
+    wrapPre = (pre, linker) => {
+      const p = new InstancePre()
+      p.#pre = pre
+      p.#linker = linker
+      return p
+    }
   }
 
   /** Instantiates into `store`; a WASI module needs a fresh `WasiContext` per store. */
-  instantiate(store: Store, wasi?: native.WasiContext): Instance {
-    return Instance.wrap(this.#pre.instantiate(store, wasi))
+  instantiate(store: Store, wasi?: WasiContext): Instance {
+    return wrapInstance(this.#pre.instantiate(store, wasi))
   }
 }
 
