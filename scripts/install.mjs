@@ -3,6 +3,10 @@
 // Without one it builds the addon from source when Cargo is available, and
 // otherwise says clearly what is missing. In a git checkout (development) it
 // does nothing: `npm run build` builds the addon there.
+//
+// The platform triple comes from platformTriple() in dist/platform.js, the one
+// detection the package has (the published package ships dist/), so the file
+// this hook builds is the one the loader looks for.
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -12,20 +16,25 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
 const force = process.argv.includes('--force') || process.env.WASMTIME_NAPI_BUILD_FROM_SOURCE === '1'
+const loader = join(root, 'dist', 'loader.js')
 
+if (!force && existsSync(join(root, '.git'))) process.exit(0)
+if (!existsSync(loader)) {
+  console.error('wasmtime-napi: dist/ is missing; build the TypeScript facade first (npm run build:ts).')
+  process.exit(1)
+}
 if (!force) {
-  if (existsSync(join(root, '.git'))) process.exit(0)
+  // What `require('wasmtime-napi')` runs first: it loads the addon or throws.
   try {
-    require(join(root, 'binding.js'))
+    require(loader)
     process.exit(0)
-  } catch {}
+  } catch (err) {
+    if (err?.code !== 'ERR_WASMTIME_NATIVE_ADDON') throw err
+  }
 }
 
-function libc() {
-  if (process.platform !== 'linux') return ''
-  return process.report?.getReport?.()?.header?.glibcVersionRuntime ? '-gnu' : '-musl'
-}
-const triple = `${process.platform}-${process.arch}${process.platform === 'win32' ? '-msvc' : libc()}`
+const { platformTriple } = require(join(root, 'dist', 'platform.js'))
+const triple = platformTriple()
 const cargo = process.env.CARGO || 'cargo'
 const probe = spawnSync(cargo, ['--version'], { encoding: 'utf8' })
 if (probe.status !== 0) {
