@@ -67,8 +67,12 @@ export declare class Engine {
   /**
    * `new Engine(options?)`.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.new>
+   *
+   * With `shared` (the facade's `Engine.fromShared`, never user code), no
+   * engine is built: the new wrapper is over the engine of a share-registry
+   * entry (an id from `shareEngine`) or of a Module.
    */
-  constructor(options?: EngineOptions | undefined | null)
+  constructor(options?: EngineOptions | undefined | null, shared?: string | Module | undefined | null)
   /** The configured target: `'native'` or a target triple such as `'pulley64'`. */
   get target(): string
   /** True when this engine runs wasmtime's Pulley interpreter. */
@@ -319,6 +323,19 @@ export declare class Module {
   release(): void
   /** True after `release()`. */
   get isReleased(): boolean
+  /**
+   * Registers this module for `Module.fromShared` on other threads and
+   * returns the registry id. One entry per wrapper: later calls return the
+   * same id. The entry goes when this wrapper is released or collected.
+   */
+  share(): string
+  /**
+   * A new wrapper over the code of the entry `id` (from `share()`, on any
+   * thread of this process): no compile, no copy, no load.
+   */
+  static fromShared(id: string): Module
+  /** The process-wide identity of the module's engine (see `engineKey`). */
+  get engineKey(): string
 }
 
 /** A collection of instances and their state. */
@@ -402,6 +419,15 @@ export declare class WasiContext {
   get stderr(): Buffer | null
 }
 
+/** A WASI command running off the JavaScript thread. */
+export declare class WasiRun {
+  /**
+   * Stops the guest at its next epoch check (within a few milliseconds):
+   * the run then ends with a trap, `interrupt`.
+   */
+  abort(): void
+}
+
 /**
  * The address of a typed array's first byte (tests use it to check that a
  * raw-loaded module's code lies inside the caller's buffer).
@@ -451,6 +477,12 @@ export interface ArtifactSection {
  * then threw ERR_WASMTIME_HOST when called).
  */
 export declare function attachStoreRoots(handle: Memory | Table | Global): void
+
+/**
+ * The process-wide identity of `engine`'s wasmtime engine: equal for every
+ * wrapper of it on any thread, so the facade keeps one wrapper per thread.
+ */
+export declare function engineKey(engine: Engine): string
 
 /** Options of `new Engine(options)`. Every field is optional. */
 export interface EngineOptions {
@@ -560,8 +592,27 @@ export interface PreopenDesc {
   readonly?: boolean
 }
 
+/**
+ * Starts `module`'s `_start` on a pool thread. `callback(kind, value)` gets
+ * the output chunks (when streamed) and then `'done'` or `'error'` once.
+ */
+export declare function runWasiCommandAsync(engine: Engine, module: Module, options: WasiOptions | undefined | null, run: WasiRunOptions | undefined | null, callback: (kind: 'stdout' | 'stderr' | 'done' | 'error', value: unknown) => void): WasiRun
+
 /** Registers the class that traps are thrown as (the facade's `WasmTrap`). */
 export declare function setTrapClass(ctor: unknown): void
+
+/**
+ * How many entries the share registry holds (tests check it returns to its
+ * start: sharing does not leak).
+ */
+export declare function sharedHandles(): number
+
+/**
+ * Registers `engine` for `Engine.fromShared` on other threads (once per
+ * wrapper; later calls return the same id) and returns the registry id.
+ * The entry lives as long as this wrapper.
+ */
+export declare function shareEngine(engine: Engine): string
 
 /** Current native counters. */
 export declare function stats(): Stats
@@ -576,6 +627,11 @@ export interface Stats {
   reportedBytes: number
   /** Stores whose wasmtime state (instances, memories, tables) is not freed yet. */
   stores: number
+  /**
+   * Native threads that run wasm off the JavaScript thread, at once
+   * (`WASMTIME_NAPI_THREADS`, default one per core).
+   */
+  threads: number
 }
 
 /** Options of `new Store(engine, options)`. */
@@ -653,6 +709,16 @@ export interface WasiOptions {
   stdout?: WasiOutput
   /** `'capture'` (default), `'inherit'` or `'ignore'`. */
   stderr?: WasiOutput
+}
+
+/** Options of the native `runWasiCommandAsync` beyond the WASI context's. */
+export interface WasiRunOptions {
+  /** Milliseconds after which the guest traps with `interrupt`. */
+  timeout?: number
+  /** Stream stdout to the callback as it is written (instead of `options.stdout`). */
+  streamStdout?: boolean
+  /** Stream stderr likewise. */
+  streamStderr?: boolean
 }
 
 /** The wasmtime version this addon was built with (artifacts are tied to it). */

@@ -15,6 +15,7 @@ export const {
   WasiContext,
   WasmTrap,
   runWasiCommand,
+  runWasiCommandAsync,
   alignedBuffer,
   readPrecompiled,
   readPrecompiledSync,

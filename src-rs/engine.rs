@@ -3,9 +3,12 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html>
 
 use crate::error::{self, throw, Kind};
+use crate::module::{Module, Shared, Ticket};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// Options of `new Engine(options)`. Every field is optional.
 #[napi(object)]
@@ -54,7 +57,16 @@ pub struct Engine {
   pub(crate) epochs: bool,
   pub(crate) max_wasm_stack: usize,
   target: String,
+  /// Process-wide identity of the wasmtime engine: every wrapper of it, on
+  /// any thread (see `engine.share()`), has the same key.
+  key: u64,
+  /// This wrapper's entry in the share registry, made by the first
+  /// `shareEngine`; removed when the wrapper is garbage-collected.
+  ticket: OnceLock<Ticket>,
 }
+
+/// Source of engine keys.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
 /// How often the ticker advances every engine's epoch.
 pub(crate) const TICK: std::time::Duration = std::time::Duration::from_millis(5);
@@ -207,7 +219,21 @@ impl Engine {
     if epochs {
       tick(&engine);
     }
-    Ok(Engine { engine, pulley, epochs, max_wasm_stack, target })
+    Ok(Engine { engine, pulley, epochs, max_wasm_stack, target, key: NEXT_KEY.fetch_add(1, Ordering::Relaxed), ticket: OnceLock::new() })
+  }
+
+  /// Another wrapper over the same wasmtime engine and configuration, with
+  /// the same key and no registry entry of its own.
+  pub(crate) fn duplicate(&self) -> Engine {
+    Engine {
+      engine: self.engine.clone(),
+      pulley: self.pulley,
+      epochs: self.epochs,
+      max_wasm_stack: self.max_wasm_stack,
+      target: self.target.clone(),
+      key: self.key,
+      ticket: OnceLock::new(),
+    }
   }
 }
 
@@ -215,10 +241,26 @@ impl Engine {
 impl Engine {
   /// `new Engine(options?)`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.new>
+  ///
+  /// With `shared` (the facade's `Engine.fromShared`, never user code), no
+  /// engine is built: the new wrapper is over the engine of a share-registry
+  /// entry (an id from `shareEngine`) or of a Module.
   #[napi(constructor, catch_unwind)]
-  pub fn new(env: Env, options: Option<EngineOptions>) -> Result<Self> {
-    Engine::build(&options.unwrap_or_default())
-      .map_err(|m| throw(&env, Kind::Error, error::CONFIG, &format!("invalid engine configuration: {m}")))
+  pub fn new(env: Env, options: Option<EngineOptions>, shared: Option<Either<String, ClassInstance<Module>>>) -> Result<Self> {
+    match shared {
+      None => Engine::build(&options.unwrap_or_default())
+        .map_err(|m| throw(&env, Kind::Error, error::CONFIG, &format!("invalid engine configuration: {m}"))),
+      Some(Either::A(id)) => match crate::module::lookup(&env, &id, "Engine.fromShared")? {
+        Shared::Engine(e) => Ok(e),
+        Shared::Module { .. } => Err(throw(
+          &env,
+          Kind::Type,
+          error::INVALID_ARGUMENT,
+          "Engine.fromShared was given a module's handle (from module.share()); pass it to Module.fromShared(), whose result has the engine as module.engine",
+        )),
+      },
+      Some(Either::B(module)) => module.engine(&env).map(Engine::duplicate),
+    }
   }
 
   /// The configured target: `'native'` or a target triple such as `'pulley64'`.
@@ -274,6 +316,21 @@ impl Engine {
   pub fn same(&self, other: &Engine) -> bool {
     wasmtime::Engine::same(&self.engine, &other.engine)
   }
+}
+
+/// Registers `engine` for `Engine.fromShared` on other threads (once per
+/// wrapper; later calls return the same id) and returns the registry id.
+/// The entry lives as long as this wrapper.
+#[napi(catch_unwind)]
+pub fn share_engine(engine: &Engine) -> String {
+  engine.ticket.get_or_init(|| Ticket::new(Shared::Engine(engine.duplicate()))).id()
+}
+
+/// The process-wide identity of `engine`'s wasmtime engine: equal for every
+/// wrapper of it on any thread, so the facade keeps one wrapper per thread.
+#[napi]
+pub fn engine_key(engine: &Engine) -> String {
+  engine.key.to_string()
 }
 
 /// FNV-1a: a hasher whose output does not change between Rust releases, unlike

@@ -19,6 +19,7 @@ mod instance;
 mod linker;
 mod memory;
 mod module;
+mod pool;
 mod store;
 mod table;
 mod trap;
@@ -47,6 +48,9 @@ pub struct Stats {
   pub reported_bytes: f64,
   /// Stores whose wasmtime state (instances, memories, tables) is not freed yet.
   pub stores: u32,
+  /// Native threads that run wasm off the JavaScript thread, at once
+  /// (`WASMTIME_NAPI_THREADS`, default one per core).
+  pub threads: u32,
 }
 
 /// Current native counters.
@@ -57,6 +61,7 @@ pub fn stats() -> Stats {
     pinned_regions: module::PINNED_REGIONS.load(Ordering::Relaxed) as u32,
     reported_bytes: module::REPORTED_BYTES.load(Ordering::Relaxed) as f64,
     stores: store::LIVE_STORES.load(Ordering::Relaxed) as u32,
+    threads: pool::size() as u32,
   }
 }
 

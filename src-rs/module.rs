@@ -9,12 +9,29 @@
 //! (`alignedBuffer`, `readPrecompiled`, ...). `deserializeRaw` takes it back:
 //! once the module is loaded the ArrayBuffer is detached, so no JavaScript
 //! operation can reach the bytes again. [`RawCode`] holds the wasmtime module
-//! and the region; every native holder of the module (the `Module` wrapper,
-//! each `Store` it was instantiated into, each `InstancePre`) holds an
-//! `Arc<RawCode>`, and the region is unmapped only after wasmtime has
-//! unpublished and deregistered the code. Since a region can be loaded only
-//! once (it is detached by the first load), wasmtime never sees the same code
-//! range registered twice.
+//! and the region; every native holder of the module (the `Module` wrappers
+//! on every thread, each `Store` it was instantiated into, each `InstancePre`,
+//! each share-registry entry) holds an `Arc<RawCode>`, and the region is
+//! unmapped only after wasmtime has unpublished and deregistered the code.
+//! Since a region can be loaded only once (it is detached by the first load;
+//! sharing clones the loaded module, never loads again), wasmtime never sees
+//! the same code range registered twice.
+//!
+//! # Sharing across threads
+//! `module.share()` puts an entry in a process-wide registry ([`SHARED`]): a
+//! clone of the code (a `wasmtime::Module` clone, or the `Arc<RawCode>`, so
+//! raw-loaded code and its region stay alive) and a duplicate of the engine.
+//! The id it returns is posted to a worker, where `Module.fromShared` clones
+//! the entry into a new wrapper: the same compiled code, no recompile, no
+//! copy, no second load. From then on that wrapper (and every store it is
+//! instantiated into) holds the code itself, whichever thread exits first.
+//!
+//! An entry belongs to the wrapper that made it ([`Ticket`]): one entry per
+//! wrapper however often it shares, removed when that wrapper is released
+//! (`module[Symbol.dispose]()`) or garbage-collected (also when its thread
+//! exits). A handle used after that is stale: `fromShared` throws. So the
+//! registry never holds more entries than there are live wrappers that
+//! shared, and it never keeps code alive on its own.
 
 use crate::engine::Engine;
 use crate::error::{self, guard, throw, Kind};
@@ -23,9 +40,11 @@ use crate::aligned::Region;
 use napi::bindgen_prelude::*;
 use napi::{sys, JsValue};
 use napi_derive::napi;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 pub(crate) static PINNED_BYTES: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static PINNED_REGIONS: AtomicUsize = AtomicUsize::new(0);
@@ -63,13 +82,144 @@ pub(crate) enum Code {
   Raw(Arc<RawCode>),
 }
 
+impl Code {
+  /// Another hold on the same compiled code (no copy, no load).
+  fn duplicate(&self) -> Code {
+    match self {
+      Code::Owned(m) => Code::Owned(m.clone()),
+      Code::Raw(r) => Code::Raw(r.clone()),
+    }
+  }
+
+  fn module(&self) -> &wasmtime::Module {
+    match self {
+      Code::Owned(m) => m,
+      Code::Raw(r) => &r.module,
+    }
+  }
+
+  /// Bytes to report to V8 for a wrapper holding this code.
+  fn size(&self) -> i64 {
+    match self {
+      Code::Owned(m) => {
+        let range = m.image_range();
+        (range.end as usize - range.start as usize) as i64
+      }
+      Code::Raw(r) => r.region.len() as i64,
+    }
+  }
+}
+
+/// What the share registry holds: clones that other threads' wrappers are
+/// made from.
+pub(crate) enum Shared {
+  Engine(Engine),
+  Module { code: Code, engine: Engine },
+}
+
+impl Shared {
+  fn duplicate(&self) -> Shared {
+    match self {
+      Shared::Engine(e) => Shared::Engine(e.duplicate()),
+      Shared::Module { code, engine } => Shared::Module { code: code.duplicate(), engine: engine.duplicate() },
+    }
+  }
+}
+
+/// The process-wide share registry, by entry number.
+static SHARED: LazyLock<Mutex<HashMap<u64, Shared>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static NEXT_ENTRY: AtomicU64 = AtomicU64::new(1);
+
+/// A random number of this process, in every id, so that a handle from
+/// another process (saved, or sent over IPC) is refused rather than taken for
+/// an unrelated entry that happens to have the same number here.
+static PROCESS: LazyLock<u64> = LazyLock::new(|| {
+  let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+  h.write_u32(std::process::id());
+  h.finish()
+});
+
+fn registry() -> MutexGuard<'static, HashMap<u64, Shared>> {
+  SHARED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Ownership of one registry entry: the entry is removed when this drops
+/// (with the wrapper that shared).
+pub(crate) struct Ticket(u64);
+
+impl Ticket {
+  pub(crate) fn new(entry: Shared) -> Ticket {
+    let n = NEXT_ENTRY.fetch_add(1, Ordering::Relaxed);
+    registry().insert(n, entry);
+    Ticket(n)
+  }
+
+  /// The id handles carry: `<process>-<entry>`.
+  pub(crate) fn id(&self) -> String {
+    format!("{:016x}-{}", *PROCESS, self.0)
+  }
+}
+
+impl Drop for Ticket {
+  fn drop(&mut self) {
+    let gone = registry().remove(&self.0);
+    // Dropped after the lock: this may free the last hold on the code.
+    drop(gone);
+  }
+}
+
+/// A copy of the entry `id` names, for `fromShared` (`who`).
+pub(crate) fn lookup(env: &Env, id: &str, who: &str) -> Result<Shared> {
+  let entry = id.split_once('-').and_then(|(p, n)| Some((u64::from_str_radix(p, 16).ok()?, n.parse::<u64>().ok()?)));
+  let Some((process, n)) = entry else {
+    return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("{who} expects a handle from engine.share() or module.share(); '{id}' is not one")));
+  };
+  if process != *PROCESS {
+    return Err(throw(
+      env,
+      Kind::Type,
+      error::INVALID_ARGUMENT,
+      &format!("{who}: this handle was made by another process (or an earlier run); handles work only between threads of the process that made them. Send the artifact instead (module.serialize()) and load it there."),
+    ));
+  }
+  let found = registry().get(&n).map(Shared::duplicate);
+  found.ok_or_else(|| {
+    if who.starts_with("Module") {
+      throw(
+        env,
+        Kind::Error,
+        error::MODULE_DISPOSED,
+        &format!("{who}: the handle outlived its module: the Module that shared it was disposed or garbage-collected (or its thread exited). Keep that Module alive until every thread has called Module.fromShared, e.g. until each worker has answered."),
+      )
+    } else {
+      throw(
+        env,
+        Kind::Type,
+        error::INVALID_ARGUMENT,
+        &format!("{who}: the handle outlived its engine: the Engine that shared it was garbage-collected (or its thread exited). Keep that Engine alive until every thread has called Engine.fromShared."),
+      )
+    }
+  })
+}
+
+/// How many entries the share registry holds (tests check it returns to its
+/// start: sharing does not leak).
+#[napi]
+pub fn shared_handles() -> u32 {
+  registry().len() as u32
+}
+
 /// A compiled WebAssembly module.
 #[napi(custom_finalize)]
 pub struct Module {
   /// `None` after `release()`.
   code: Option<Code>,
+  /// The engine the code belongs to, for `share()`; `None` after `release()`.
+  engine: Option<Engine>,
   /// Bytes reported to V8 as external memory for this wrapper.
   reported: i64,
+  /// This wrapper's share-registry entry, made by the first `share()`.
+  ticket: Option<Ticket>,
 }
 
 impl ObjectFinalize for Module {
@@ -85,15 +235,14 @@ impl Module {
   /// The wasmtime module, or a clear error after `release()`.
   pub(crate) fn module(&self, env: &Env) -> Result<&wasmtime::Module> {
     match &self.code {
-      Some(Code::Owned(m)) => Ok(m),
-      Some(Code::Raw(r)) => Ok(&r.module),
-      None => Err(throw(
-        env,
-        Kind::Error,
-        error::MODULE_DISPOSED,
-        "this Module was disposed; instances made from it still run, but it cannot be used again. Load it again.",
-      )),
+      Some(code) => Ok(code.module()),
+      None => Err(disposed(env)),
     }
+  }
+
+  /// The engine, or a clear error after `release()`.
+  pub(crate) fn engine(&self, env: &Env) -> Result<&Engine> {
+    self.engine.as_ref().ok_or_else(|| disposed(env))
   }
 
   pub(crate) fn raw(&self) -> Option<&Arc<RawCode>> {
@@ -103,18 +252,27 @@ impl Module {
     }
   }
 
-  fn wrap(code: Code, reported: i64) -> Module {
-    Module { code: Some(code), reported }
+  fn wrap(code: Code, engine: &Engine, reported: i64) -> Module {
+    Module { code: Some(code), engine: Some(engine.duplicate()), reported, ticket: None }
   }
 
   /// Wraps a module whose code wasmtime owns and tells V8 how much native
   /// memory it holds, so garbage collection feels it.
-  fn owned(env: &Env, module: wasmtime::Module) -> Result<Self> {
-    let range = module.image_range();
-    let reported = (range.end as usize - range.start as usize) as i64;
+  fn owned(env: &Env, module: wasmtime::Module, engine: &Engine) -> Result<Self> {
+    let code = Code::Owned(module);
+    let reported = code.size();
     report(env, reported)?;
-    Ok(Module::wrap(Code::Owned(module), reported))
+    Ok(Module::wrap(code, engine, reported))
   }
+}
+
+fn disposed(env: &Env) -> napi::Error {
+  throw(
+    env,
+    Kind::Error,
+    error::MODULE_DISPOSED,
+    "this Module was disposed; instances made from it still run, but it cannot be used again. Load it again.",
+  )
 }
 
 fn deserialize_error(env: &Env, e: &wasmtime::Error) -> napi::Error {
@@ -217,7 +375,7 @@ impl Module {
   pub fn compile(env: Env, engine: &Engine, bytes: &[u8]) -> Result<Self> {
     let module = wasmtime::Module::new(&engine.engine, bytes)
       .map_err(|e| throw(&env, Kind::Error, error::COMPILE, &format!("compilation failed: {}", error::chain(&e))))?;
-    Module::owned(&env, module)
+    Module::owned(&env, module, engine)
   }
 
   /// Validates wasm binary without compiling it. Returns `null` if valid, the
@@ -242,7 +400,7 @@ impl Module {
       // wasmtime; the bytes are copied, so their lifetime does not matter.
       let module = unsafe { wasmtime::Module::deserialize(&engine.engine, bytes) }
         .map_err(|e| deserialize_error(&env, &e))?;
-      Module::owned(&env, module)
+      Module::owned(&env, module, engine)
     })
   }
 
@@ -261,7 +419,7 @@ impl Module {
       // writes to the file are the remaining hazard, documented in the README.
       let module = unsafe { wasmtime::Module::deserialize_file(&engine.engine, &path) }
         .map_err(|e| deserialize_error(&env, &e))?;
-      Module::owned(&env, module)
+      Module::owned(&env, module, engine)
     })
   }
 
@@ -310,7 +468,7 @@ impl Module {
       PINNED_REGIONS.fetch_add(1, Ordering::Relaxed);
       let code = Arc::new(RawCode { module, region: view.region.clone() });
       report(&env, len)?;
-      Ok(Module::wrap(Code::Raw(code), len))
+      Ok(Module::wrap(Code::Raw(code), engine, len))
     })
   }
 
@@ -371,7 +529,10 @@ impl Module {
   /// so code that still runs is never freed. Idempotent.
   #[napi]
   pub fn release(&mut self, env: Env) -> Result<()> {
+    // The registry entry goes first: a handle shared from here is stale now.
+    self.ticket = None;
     self.code = None;
+    self.engine = None;
     if self.reported != 0 {
       report(&env, -self.reported)?;
       self.reported = 0;
@@ -383,5 +544,47 @@ impl Module {
   #[napi(getter)]
   pub fn is_released(&self) -> bool {
     self.code.is_none()
+  }
+
+  /// Registers this module for `Module.fromShared` on other threads and
+  /// returns the registry id. One entry per wrapper: later calls return the
+  /// same id. The entry goes when this wrapper is released or collected.
+  #[napi(catch_unwind)]
+  pub fn share(&mut self, env: Env) -> Result<String> {
+    if let Some(t) = &self.ticket {
+      return Ok(t.id());
+    }
+    let (Some(code), Some(engine)) = (&self.code, &self.engine) else {
+      return Err(disposed(&env));
+    };
+    let ticket = Ticket::new(Shared::Module { code: code.duplicate(), engine: engine.duplicate() });
+    let id = ticket.id();
+    self.ticket = Some(ticket);
+    Ok(id)
+  }
+
+  /// A new wrapper over the code of the entry `id` (from `share()`, on any
+  /// thread of this process): no compile, no copy, no load.
+  #[napi(factory, catch_unwind)]
+  pub fn from_shared(env: Env, id: String) -> Result<Module> {
+    match lookup(&env, &id, "Module.fromShared")? {
+      Shared::Module { code, engine } => {
+        let reported = code.size();
+        report(&env, reported)?;
+        Ok(Module { code: Some(code), engine: Some(engine), reported, ticket: None })
+      }
+      Shared::Engine(_) => Err(throw(
+        &env,
+        Kind::Type,
+        error::INVALID_ARGUMENT,
+        "Module.fromShared was given an engine's handle (from engine.share()); pass it to Engine.fromShared()",
+      )),
+    }
+  }
+
+  /// The process-wide identity of the module's engine (see `engineKey`).
+  #[napi(getter)]
+  pub fn engine_key(&self, env: Env) -> Result<String> {
+    Ok(crate::engine::engine_key(self.engine(&env)?))
   }
 }

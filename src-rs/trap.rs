@@ -120,6 +120,15 @@ pub(crate) fn throw_call_error(
       return napi::Error::new(napi::Status::PendingException, "host exception");
     }
   }
+  throw_wasm_error(env, err)
+}
+
+/// Throws the JavaScript error for `err` from a call into wasm that ran no
+/// JavaScript: a WASI exit (`ERR_WASMTIME_EXIT` with `exitCode`), a trap
+/// (`WasmTrap`), or another host error (`ERR_WASMTIME_HOST`).
+pub(crate) fn throw_wasm_error(env: &Env, err: &wasmtime::Error) -> napi::Error {
+  let raw = env.raw();
+  let bt = err.downcast_ref::<wasmtime::WasmBacktrace>();
   if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
     let e = error::throw_with(
       env,

@@ -11,8 +11,12 @@
 use crate::error::{self, throw, Kind};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use napi::sys;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -65,74 +69,86 @@ impl WasiContext {
   }
 }
 
+/// Where a guest's stdout or stderr goes when it is neither captured,
+/// inherited nor ignored: streamed, chunk by chunk, to JavaScript.
+pub(crate) type Sink = Option<ChunkSink>;
+
+/// A WASI context built from `o`: with `sinks`, output streams to them.
+fn build(env: &Env, o: WasiOptions, sinks: [Sink; 2]) -> Result<(wasmtime_wasi::p1::WasiP1Ctx, Option<MemoryOutputPipe>, Option<MemoryOutputPipe>)> {
+  let mut b = WasiCtxBuilder::new();
+  b.allow_blocking_current_thread(true);
+  if let Some(args) = &o.args {
+    b.args(args);
+  }
+  if let Some(vars) = &o.env {
+    for (k, v) in vars {
+      b.env(k, v);
+    }
+  }
+  for (guest, spec) in o.preopens.into_iter().flatten() {
+    let (path, readonly) = match spec {
+      Either::A(p) => (p, false),
+      Either::B(d) => (d.path, d.readonly.unwrap_or(false)),
+    };
+    let perms = if readonly { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
+    b.preopened_dir(&path, &guest, perms).map_err(|e| {
+      throw(env, Kind::Error, error::WASI, &format!("cannot preopen '{path}' as '{guest}': {}", error::chain(&e)))
+    })?;
+  }
+  match o.stdin {
+    None => {}
+    Some(Either::A(s)) if s == "inherit" => {
+      b.inherit_stdin();
+    }
+    Some(Either::A(s)) if s == "ignore" => {}
+    Some(Either::A(other)) => {
+      return Err(throw(
+        env,
+        Kind::Type,
+        error::INVALID_ARGUMENT,
+        &format!("stdin must be 'inherit', 'ignore' or the bytes to read (a Buffer or Uint8Array), not the string '{other}'; to feed text, pass Buffer.from(text)"),
+      ));
+    }
+    Some(Either::B(buf)) => {
+      b.stdin(MemoryInputPipe::new(buf.to_vec()));
+    }
+  }
+  let pipe = |mode: Option<&str>, which: &str| -> Result<Option<MemoryOutputPipe>> {
+    match mode.unwrap_or("capture") {
+      "capture" => Ok(Some(MemoryOutputPipe::new(CAPTURE_LIMIT))),
+      "inherit" | "ignore" => Ok(None),
+      other => Err(throw(
+        env,
+        Kind::Type,
+        error::INVALID_ARGUMENT,
+        &format!("{which} must be 'capture', 'inherit' or 'ignore', not '{other}'"),
+      )),
+    }
+  };
+  let [out_sink, err_sink] = sinks;
+  let stdout = if out_sink.is_some() { None } else { pipe(o.stdout.as_deref(), "stdout")? };
+  let stderr = if err_sink.is_some() { None } else { pipe(o.stderr.as_deref(), "stderr")? };
+  match (out_sink, &stdout, o.stdout.as_deref()) {
+    (Some(sink), _, _) => b.stdout(sink),
+    (None, Some(p), _) => b.stdout(p.clone()),
+    (None, None, Some("inherit")) => b.inherit_stdout(),
+    _ => &mut b,
+  };
+  match (err_sink, &stderr, o.stderr.as_deref()) {
+    (Some(sink), _, _) => b.stderr(sink),
+    (None, Some(p), _) => b.stderr(p.clone()),
+    (None, None, Some("inherit")) => b.inherit_stderr(),
+    _ => &mut b,
+  };
+  Ok((b.build_p1(), stdout, stderr))
+}
+
 #[napi]
 impl WasiContext {
   #[napi(constructor, catch_unwind)]
   pub fn new(env: Env, options: Option<WasiOptions>) -> Result<Self> {
-    let o = options.unwrap_or_default();
-    let mut b = WasiCtxBuilder::new();
-    b.allow_blocking_current_thread(true);
-    if let Some(args) = &o.args {
-      b.args(args);
-    }
-    if let Some(vars) = &o.env {
-      for (k, v) in vars {
-        b.env(k, v);
-      }
-    }
-    for (guest, spec) in o.preopens.into_iter().flatten() {
-      let (path, readonly) = match spec {
-        Either::A(p) => (p, false),
-        Either::B(d) => (d.path, d.readonly.unwrap_or(false)),
-      };
-      let perms = if readonly { FsPerms::ReadOnly } else { FsPerms::ReadWrite };
-      b.preopened_dir(&path, &guest, perms).map_err(|e| {
-        throw(&env, Kind::Error, error::WASI, &format!("cannot preopen '{path}' as '{guest}': {}", error::chain(&e)))
-      })?;
-    }
-    match o.stdin {
-      None => {}
-      Some(Either::A(s)) if s == "inherit" => {
-        b.inherit_stdin();
-      }
-      Some(Either::A(s)) if s == "ignore" => {}
-      Some(Either::A(other)) => {
-        return Err(throw(
-          &env,
-          Kind::Type,
-          error::INVALID_ARGUMENT,
-          &format!("stdin must be 'inherit', 'ignore' or the bytes to read (a Buffer or Uint8Array), not the string '{other}'; to feed text, pass Buffer.from(text)"),
-        ));
-      }
-      Some(Either::B(buf)) => {
-        b.stdin(MemoryInputPipe::new(buf.to_vec()));
-      }
-    }
-    let pipe = |mode: Option<&str>, which: &str| -> Result<Option<MemoryOutputPipe>> {
-      match mode.unwrap_or("capture") {
-        "capture" => Ok(Some(MemoryOutputPipe::new(CAPTURE_LIMIT))),
-        "inherit" | "ignore" => Ok(None),
-        other => Err(throw(
-          &env,
-          Kind::Type,
-          error::INVALID_ARGUMENT,
-          &format!("{which} must be 'capture', 'inherit' or 'ignore', not '{other}'"),
-        )),
-      }
-    };
-    let stdout = pipe(o.stdout.as_deref(), "stdout")?;
-    let stderr = pipe(o.stderr.as_deref(), "stderr")?;
-    match (&stdout, o.stdout.as_deref()) {
-      (Some(p), _) => b.stdout(p.clone()),
-      (None, Some("inherit")) => b.inherit_stdout(),
-      _ => &mut b,
-    };
-    match (&stderr, o.stderr.as_deref()) {
-      (Some(p), _) => b.stderr(p.clone()),
-      (None, Some("inherit")) => b.inherit_stderr(),
-      _ => &mut b,
-    };
-    Ok(WasiContext { built: RefCell::new(Some(b.build_p1())), stdout, stderr })
+    let (ctx, stdout, stderr) = build(&env, options.unwrap_or_default(), [None, None])?;
+    Ok(WasiContext { built: RefCell::new(Some(ctx)), stdout, stderr })
   }
 
   /// What the guest wrote to stdout, when captured (else `null`).
@@ -145,5 +161,419 @@ impl WasiContext {
   #[napi(getter)]
   pub fn stderr(&self) -> Option<Buffer> {
     self.stderr.as_ref().map(|p| p.contents().to_vec().into())
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Running a WASI command off the JavaScript thread (`runWasiCommandAsync`).
+//
+// The guest runs on a pool thread (pool.rs) in a store of its own, made there.
+// Everything it sends back (output chunks, then the outcome) goes through one
+// thread-safe function, so JavaScript sees the chunks in order and before the
+// outcome. The command holds its module's code (raw-loaded code included)
+// until it ends, whatever JavaScript does with the Module meanwhile.
+
+/// What a running command sends to JavaScript.
+enum Event {
+  /// A chunk the guest wrote to stdout (1) or stderr (2).
+  Output(u8, Vec<u8>),
+  /// The end: the exit code and captured output, or why it failed; the
+  /// run's teardown hook to remove; and the raw-loaded code, held until the
+  /// outcome (a trap's backtrace refers to the module) is gone. Fields drop
+  /// in this order.
+  Done(std::result::Result<(i32, Option<Vec<u8>>, Option<Vec<u8>>), Failure>, Hook, Option<Arc<crate::module::RawCode>>),
+}
+
+/// The argument of a run's environment cleanup hook: an `Arc<Run>` turned
+/// into a pointer, consumed once, by the hook or by the delivery of `Done`.
+struct Hook(*const Run);
+
+// SAFETY: only the pointer travels; it is turned back into its Arc on the
+// JavaScript thread (or by the hook, on that thread too).
+unsafe impl Send for Hook {}
+
+/// Why a command did not run to an exit code.
+enum Failure {
+  /// Out of the guest's call: a trap, a host error (not a WASI exit).
+  Wasm(wasmtime::Error),
+  /// Before the guest ran: instantiation, a missing `_start`.
+  Setup(&'static str, String),
+}
+
+/// One command: its thread-safe function, shared by its sinks and its job,
+/// and its abort flag.
+struct Run {
+  tsfn: sys::napi_threadsafe_function,
+  /// Set when the environment is torn down: from then on the thread-safe
+  /// function is not touched (Node 20 frees it at teardown even while a
+  /// thread holds it). Held while calling it, so teardown waits for a call
+  /// in progress.
+  closed: std::sync::Mutex<bool>,
+  abort: AtomicBool,
+}
+
+// SAFETY: a thread-safe function is made to be called from any thread
+// (`napi_call_threadsafe_function`); it is released once, in `Drop`, after the
+// last call (every holder is an `Arc` of this struct), and never after the
+// environment's teardown (`closed`).
+unsafe impl Send for Run {}
+// SAFETY: as above; calls from several threads at once are allowed by N-API.
+unsafe impl Sync for Run {}
+
+impl Run {
+  /// Queues `event` for JavaScript; false when the environment is closing.
+  fn send(&self, event: Event) -> bool {
+    let closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *closed {
+      return false;
+    }
+    let data = Box::into_raw(Box::new(event));
+    // SAFETY: our live thread-safe function; on failure the box was not
+    // queued and is reclaimed here.
+    let status = unsafe { sys::napi_call_threadsafe_function(self.tsfn, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+    if status != sys::Status::napi_ok {
+      // SAFETY: not queued, so still ours.
+      drop(unsafe { Box::from_raw(data) });
+      return false;
+    }
+    true
+  }
+}
+
+impl Run {
+  /// Queues the last event, if any, and releases the thread-safe function,
+  /// so it no longer keeps the event loop alive (its queue is still
+  /// delivered). Nothing is sent after this.
+  fn finish(&self, last: Option<Event>) {
+    if let Some(event) = last {
+      self.send(event);
+    }
+    let mut closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !*closed {
+      *closed = true;
+      // SAFETY: the one release of the thread count this struct acquired,
+      // while the environment lives.
+      unsafe { sys::napi_release_threadsafe_function(self.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
+    }
+  }
+}
+
+impl Drop for Run {
+  fn drop(&mut self) {
+    self.finish(None);
+  }
+}
+
+/// The environment is being torn down (`worker.terminate()`, exit): stop the
+/// guest, and never touch the thread-safe function again. Registered after
+/// the thread-safe function was made, so it runs before Node closes it.
+unsafe extern "C" fn on_teardown(arg: *mut std::ffi::c_void) {
+  // SAFETY: the Arc given to `napi_add_env_cleanup_hook`, consumed here once
+  // (the hook was not removed, so `Done` was not delivered).
+  let run = unsafe { Arc::from_raw(arg as *const Run) };
+  *run.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+  run.abort.store(true, Ordering::Relaxed);
+}
+
+/// Runs on the JavaScript thread for each event: calls `callback(kind, value)`
+/// with `'stdout' | 'stderr'` and a Buffer, `'done'` and the result, or
+/// `'error'` and the error.
+unsafe extern "C" fn deliver(env: sys::napi_env, callback: sys::napi_value, _context: *mut std::ffi::c_void, data: *mut std::ffi::c_void) {
+  // SAFETY: `data` is a box queued by `Run::send`, delivered once.
+  let event = unsafe { Box::from_raw(data as *mut Event) };
+  if env.is_null() || callback.is_null() {
+    return; // the environment is going away: nobody to tell
+  }
+  if let Event::Done(_, Hook(run), _) = &*event {
+    // SAFETY: the hook registered in `run_wasi_command_async` with this very
+    // argument has not run (the environment lives), so remove it and take
+    // back the Arc it was given.
+    unsafe {
+      sys::napi_remove_env_cleanup_hook(env, Some(on_teardown), *run as *mut std::ffi::c_void);
+      drop(Arc::from_raw(*run));
+    }
+  }
+  let e = Env::from_raw(env);
+  let raw = env;
+  let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    // SAFETY (all below): values made on this env, on its thread, in the
+    // handle scope N-API opens around this callback.
+    unsafe {
+      let string = |s: &str| {
+        let mut v = ptr::null_mut();
+        sys::napi_create_string_utf8(raw, s.as_ptr().cast(), s.len() as isize, &mut v);
+        v
+      };
+      let buffer = |bytes: &[u8]| {
+        let mut v = ptr::null_mut();
+        let mut at = ptr::null_mut();
+        sys::napi_create_buffer_copy(raw, bytes.len(), bytes.as_ptr().cast(), &mut at, &mut v);
+        v
+      };
+      let null = || {
+        let mut v = ptr::null_mut();
+        sys::napi_get_null(raw, &mut v);
+        v
+      };
+      let (kind, value) = match *event {
+        Event::Output(which, bytes) => (if which == 1 { "stdout" } else { "stderr" }, buffer(&bytes)),
+        Event::Done(Ok((code, out, err)), _, _) => {
+          let mut obj = ptr::null_mut();
+          sys::napi_create_object(raw, &mut obj);
+          let mut n = ptr::null_mut();
+          sys::napi_create_int32(raw, code, &mut n);
+          sys::napi_set_named_property(raw, obj, c"exitCode".as_ptr(), n);
+          sys::napi_set_named_property(raw, obj, c"stdout".as_ptr(), out.as_deref().map_or_else(null, buffer));
+          sys::napi_set_named_property(raw, obj, c"stderr".as_ptr(), err.as_deref().map_or_else(null, buffer));
+          ("done", obj)
+        }
+        Event::Done(Err(failure), _, held) => {
+          match &failure {
+            Failure::Wasm(err) => crate::trap::throw_wasm_error(&e, err),
+            Failure::Setup(code, message) => throw(&e, Kind::Error, code, message),
+          };
+          // The error (and the module its backtrace holds) before the code.
+          drop(failure);
+          drop(held);
+          let mut err = ptr::null_mut();
+          sys::napi_get_and_clear_last_exception(raw, &mut err);
+          ("error", err)
+        }
+      };
+      let mut undefined = ptr::null_mut();
+      sys::napi_get_undefined(raw, &mut undefined);
+      let args = [string(kind), value];
+      let mut out = ptr::null_mut();
+      sys::napi_call_function(raw, undefined, callback, 2, args.as_ptr(), &mut out);
+    }
+  }));
+  let _ = result; // a panic here has nowhere to go; the event is dropped
+}
+
+/// A guest's stdout or stderr that sends each write to JavaScript.
+#[derive(Clone)]
+pub(crate) struct ChunkSink {
+  events: Arc<Run>,
+  which: u8,
+}
+
+impl wasmtime_wasi::cli::IsTerminal for ChunkSink {
+  fn is_terminal(&self) -> bool {
+    false
+  }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for ChunkSink {
+  fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+    Box::new(self.clone())
+  }
+
+  fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+    Box::new(self.clone())
+  }
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::Pollable for ChunkSink {
+  async fn ready(&mut self) {}
+}
+
+impl wasmtime_wasi::p2::OutputStream for ChunkSink {
+  fn write(&mut self, bytes: bytes::Bytes) -> wasmtime_wasi::p2::StreamResult<()> {
+    if !bytes.is_empty() && !self.events.send(Event::Output(self.which, bytes.to_vec())) {
+      return Err(wasmtime_wasi::p2::StreamError::Closed);
+    }
+    Ok(())
+  }
+
+  fn flush(&mut self) -> wasmtime_wasi::p2::StreamResult<()> {
+    Ok(())
+  }
+
+  fn check_write(&mut self) -> wasmtime_wasi::p2::StreamResult<usize> {
+    Ok(1 << 20)
+  }
+}
+
+impl tokio::io::AsyncWrite for ChunkSink {
+  fn poll_write(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    if !buf.is_empty() && !self.events.send(Event::Output(self.which, buf.to_vec())) {
+      return std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+    }
+    std::task::Poll::Ready(Ok(buf.len()))
+  }
+
+  fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    std::task::Poll::Ready(Ok(()))
+  }
+
+  fn poll_shutdown(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    std::task::Poll::Ready(Ok(()))
+  }
+}
+
+/// Options of the native `runWasiCommandAsync` beyond the WASI context's.
+#[napi(object)]
+#[derive(Default)]
+pub struct WasiRunOptions {
+  /// Milliseconds after which the guest traps with `interrupt`.
+  pub timeout: Option<f64>,
+  /// Stream stdout to the callback as it is written (instead of `options.stdout`).
+  pub stream_stdout: Option<bool>,
+  /// Stream stderr likewise.
+  pub stream_stderr: Option<bool>,
+}
+
+/// A WASI command running off the JavaScript thread.
+#[napi]
+pub struct WasiRun {
+  run: Arc<Run>,
+}
+
+#[napi]
+impl WasiRun {
+  /// Stops the guest at its next epoch check (within a few milliseconds):
+  /// the run then ends with a trap, `interrupt`.
+  #[napi]
+  pub fn abort(&self) {
+    self.run.abort.store(true, Ordering::Relaxed);
+  }
+}
+
+/// What the store of a command off the JavaScript thread holds.
+struct RunData {
+  wasi: wasmtime_wasi::p1::WasiP1Ctx,
+  limits: wasmtime::StoreLimits,
+}
+
+/// Starts `module`'s `_start` on a pool thread. `callback(kind, value)` gets
+/// the output chunks (when streamed) and then `'done'` or `'error'` once.
+#[napi(catch_unwind, ts_args_type = "engine: Engine, module: Module, options: WasiOptions | undefined | null, run: WasiRunOptions | undefined | null, callback: (kind: 'stdout' | 'stderr' | 'done' | 'error', value: unknown) => void")]
+pub fn run_wasi_command_async(
+  env: Env,
+  engine: &crate::engine::Engine,
+  module: &crate::module::Module,
+  options: Option<WasiOptions>,
+  run: Option<WasiRunOptions>,
+  callback: Function<'_, (String, Unknown<'_>), ()>,
+) -> Result<WasiRun> {
+  let run = run.unwrap_or_default();
+  let wasm = module.module(&env)?.clone();
+  let held = module.raw().cloned();
+  let timeout = match run.timeout {
+    None => None,
+    Some(ms) => Some(std::time::Duration::from_millis(crate::val::index(&env, ms, "timeout (milliseconds)")?)),
+  };
+  if !wasmtime::Engine::same(&engine.engine, wasm.engine()) {
+    return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module belongs to another engine than the one given"));
+  }
+  let epochs = engine.epochs;
+  if timeout.is_some() && !epochs {
+    return Err(throw(&env, Kind::Error, error::CONFIG, "a timeout needs an engine with epochInterruption (the default); this module's engine was made with { epochInterruption: false }"));
+  }
+  let mut tsfn = ptr::null_mut();
+  let mut name = ptr::null_mut();
+  // SAFETY: values of the current call's env; `callback` is a function.
+  unsafe {
+    sys::napi_create_string_utf8(env.raw(), c"wasmtime-napi.wasi".as_ptr(), 18, &mut name);
+    let status = sys::napi_create_threadsafe_function(
+      env.raw(),
+      callback.raw(),
+      ptr::null_mut(),
+      name,
+      0,
+      1,
+      ptr::null_mut(),
+      None,
+      ptr::null_mut(),
+      Some(deliver),
+      &mut tsfn,
+    );
+    if status != sys::Status::napi_ok {
+      return Err(throw(&env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for a WASI run"));
+    }
+  }
+  let run_state = Arc::new(Run { tsfn, closed: std::sync::Mutex::new(false), abort: AtomicBool::new(false) });
+  let hook = Arc::into_raw(run_state.clone());
+  // SAFETY: a cleanup hook on the current env; its argument is the Arc just
+  // made, consumed by the hook or by `deliver` (see `Hook`).
+  unsafe { sys::napi_add_env_cleanup_hook(env.raw(), Some(on_teardown), hook as *mut std::ffi::c_void) };
+  let hook = Hook(hook);
+  let events = run_state.clone();
+  let sink = |on: Option<bool>, which| on.unwrap_or(false).then(|| ChunkSink { events: events.clone(), which });
+  let sinks = [sink(run.stream_stdout, 1), sink(run.stream_stderr, 2)];
+  // When nothing runs after all, the hook's bookkeeping is settled here.
+  let unhook = |hook: Hook| {
+    run_state.finish(None);
+    // SAFETY: as in `deliver`: the hook has not run, its Arc is taken back once.
+    unsafe {
+      sys::napi_remove_env_cleanup_hook(env.raw(), Some(on_teardown), hook.0 as *mut std::ffi::c_void);
+      drop(Arc::from_raw(hook.0));
+    }
+  };
+  let (ctx, stdout, stderr) = match build(&env, options.unwrap_or_default(), sinks) {
+    Ok(built) => built,
+    Err(e) => {
+      unhook(hook);
+      return Err(e);
+    }
+  };
+  let hook_ptr = hook.0;
+  let job_run = run_state.clone();
+  crate::pool::spawn(move || {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&wasm, ctx, timeout, epochs, job_run.clone())))
+      .unwrap_or_else(|_| Err(Failure::Setup(error::PANIC, "the WASI run panicked inside the native addon; please report this".into())));
+    let outcome = outcome.map(|code| (code, stdout.map(|p| p.contents().to_vec()), stderr.map(|p| p.contents().to_vec())));
+    // The module (its store is gone already) before the memory its code runs
+    // from, which the event holds until JavaScript has the outcome.
+    drop(wasm);
+    job_run.finish(Some(Event::Done(outcome, hook, held)));
+  })
+  .map_err(|why| {
+    unhook(Hook(hook_ptr));
+    throw(&env, Kind::Error, error::INTERNAL, &format!("cannot start the WASI run: {why}"))
+  })?;
+  Ok(WasiRun { run: run_state })
+}
+
+/// Instantiates `module` with WASI in a store of this thread and runs `_start`.
+fn run_command(
+  module: &wasmtime::Module,
+  wasi: wasmtime_wasi::p1::WasiP1Ctx,
+  timeout: Option<std::time::Duration>,
+  epochs: bool,
+  run: Arc<Run>,
+) -> std::result::Result<i32, Failure> {
+  let engine = module.engine();
+  let mut store = wasmtime::Store::new(engine, RunData { wasi, limits: wasmtime::StoreLimitsBuilder::new().table_elements(10_000_000).build() });
+  store.limiter(|d| &mut d.limits);
+  if epochs {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    store.epoch_deadline_callback(move |_| {
+      if run.abort.load(Ordering::Relaxed) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        return Err(wasmtime::Trap::Interrupt.into());
+      }
+      Ok(wasmtime::UpdateDeadline::Continue(1))
+    });
+    store.set_epoch_deadline(1);
+  }
+  let mut linker: wasmtime::Linker<RunData> = wasmtime::Linker::new(engine);
+  wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut RunData| &mut d.wasi)
+    .map_err(|e| Failure::Setup(error::LINK, format!("cannot define WASI: {}", error::chain(&e))))?;
+  let instance = linker
+    .instantiate(&mut store, module)
+    .map_err(|e| match e.downcast_ref::<wasmtime::Trap>() {
+      Some(_) => Failure::Wasm(e),
+      None => Failure::Setup(error::INSTANTIATE, format!("instantiation failed: {}", error::chain(&e))),
+    })?;
+  let start = instance
+    .get_typed_func::<(), ()>(&mut store, "_start")
+    .map_err(|_| Failure::Setup(error::WASI, "this module has no _start export: it is not a WASI command".into()))?;
+  match start.call(&mut store, ()) {
+    Ok(()) => Ok(0),
+    Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+      Some(exit) => Ok(exit.0),
+      None => Err(Failure::Wasm(e)),
+    },
   }
 }

@@ -170,6 +170,68 @@ export class Engine extends native.Engine {
   override precompileModule(wasm: Bytes | string): Buffer {
     return toAligned(super.precompileModule(toBytes(wasm, 'precompileModule')))
   }
+
+  /**
+   * A handle to post to a worker (`postMessage`), where `Engine.fromShared`
+   * returns a wrapper over this same engine. Valid while this Engine lives
+   * (a garbage-collected Engine's handles are stale).
+   */
+  share(): SharedEngine {
+    const id = native.shareEngine(this)
+    adoptEngine(this)
+    return { wasmtimeNapi: 'engine', id } as SharedEngine
+  }
+
+  /**
+   * The engine a handle from `engine.share()` names, on this thread: one
+   * Engine object per thread per engine (the one that shared it, on its own
+   * thread), so `new Store(engine)` and modules shared from it go together.
+   */
+  static fromShared(handle: SharedEngine): Engine {
+    const fresh = Reflect.construct(native.Engine, [undefined, sharedId(handle, 'engine', 'Engine.fromShared')], Engine) as Engine
+    return adoptEngine(fresh)
+  }
+}
+
+declare const sharedBrand: unique symbol
+/**
+ * What `engine.share()` returns: a plain, structured-cloneable object for
+ * `postMessage`, valid in this process only, while the Engine lives.
+ */
+export type SharedEngine = { readonly wasmtimeNapi: 'engine'; readonly id: string; readonly [sharedBrand]: 'engine' }
+/**
+ * What `module.share()` returns: a plain, structured-cloneable object for
+ * `postMessage`, valid in this process only, until the Module is disposed or
+ * collected.
+ */
+export type SharedModule = { readonly wasmtimeNapi: 'module'; readonly id: string; readonly [sharedBrand]: 'module' }
+
+/** This thread's Engine object per engine key (see `Engine.fromShared`). */
+const threadEngines = new Map<string, WeakRef<Engine>>()
+const forgetEngine = new FinalizationRegistry<string>((key) => {
+  if (threadEngines.get(key)?.deref() === undefined) threadEngines.delete(key)
+})
+
+/** The Engine object this thread already has for `engine`'s engine, or `engine`, now registered. */
+function adoptEngine(engine: Engine): Engine {
+  const key = native.engineKey(engine)
+  const known = threadEngines.get(key)?.deref()
+  if (known) return known
+  threadEngines.set(key, new WeakRef(engine))
+  forgetEngine.register(engine, key)
+  return engine
+}
+
+/** The registry id of a handle of `kind`, or a coded TypeError naming what was wrong. */
+function sharedId(handle: unknown, kind: 'engine' | 'module', where: string): string {
+  const h = handle as { wasmtimeNapi?: unknown; id?: unknown } | null
+  const tag = typeof h === 'object' && h !== null ? h.wasmtimeNapi : undefined
+  if (tag === kind && typeof h!.id === 'string') return h!.id
+  const other = kind === 'engine' ? 'module' : 'engine'
+  const hint = tag === other
+    ? `it was given a ${other} handle (from ${other}.share()); pass that to ${other === 'module' ? 'Module' : 'Engine'}.fromShared()`
+    : `got ${h === null ? 'null' : typeof h === 'object' ? 'an object that is not one' : typeof h}`
+  throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${where} expects the handle ${kind}.share() returned (posted to this thread as it is); ${hint}`)
 }
 
 function engineOf(engine: Engine | undefined): Engine {
@@ -298,6 +360,31 @@ export class Module {
   [Symbol.dispose](): void {
     moduleHolds.unregister(this)
     this[NATIVE].release()
+  }
+
+  /**
+   * A handle to post to a worker (`postMessage`), where `Module.fromShared`
+   * returns a Module over this same compiled code: no compile, no copy, no
+   * second load. Valid until this Module is disposed or collected; a Module
+   * made from it holds the code itself from then on, whichever thread exits
+   * first. Sharing again returns an equal handle.
+   */
+  share(): SharedModule {
+    const id = this[NATIVE].share()
+    adoptEngine(this.engine)
+    return { wasmtimeNapi: 'module', id } as SharedModule
+  }
+
+  /**
+   * The module a handle from `module.share()` names. Its `engine` is this
+   * thread's Engine object for the sharing module's engine (see
+   * `Engine.fromShared`): use it for stores (`new Store(module.engine)`).
+   */
+  static fromShared(handle: SharedModule): Module {
+    const handleOf = native.Module.fromShared(sharedId(handle, 'module', 'Module.fromShared'))
+    const known = threadEngines.get(handleOf.engineKey)?.deref()
+    const engine = known ?? adoptEngine(Reflect.construct(native.Engine, [undefined, handleOf], Engine) as Engine)
+    return Module.#wrap(handleOf, engine)
   }
 }
 
@@ -737,6 +824,92 @@ export function runWasiCommand(module: Module, options: RunWasiOptions = {}): Wa
   }
 }
 
+/** Where a guest's output goes in `runWasiCommandAsync`: a mode, a function given each chunk, or a Writable. */
+export type WasiAsyncOutput = native.WasiOutput | ((chunk: Buffer) => void) | NodeJS.WritableStream
+/** What a guest reads in `runWasiCommandAsync`: a mode, bytes, or a Readable (read to its end first). */
+export type WasiAsyncInput = native.WasiInput | NodeJS.ReadableStream
+
+export interface RunWasiAsyncOptions extends Omit<RunWasiOptions, 'stdin' | 'stdout' | 'stderr' | 'store'> {
+  stdin?: WasiAsyncInput
+  /** `'capture'` (default), `'inherit'`, `'ignore'`, a function, or a Writable: chunks arrive as the guest writes them. */
+  stdout?: WasiAsyncOutput
+  stderr?: WasiAsyncOutput
+  /** Milliseconds after which the guest is stopped (a WasmTrap, `interrupt`). */
+  timeout?: number
+  /** Stops the guest when aborted; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal
+}
+
+const RUN_ASYNC_OPTIONS = ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr', 'returnOnExit', 'timeout', 'signal'] as const
+
+/**
+ * Runs a WASI command off the JavaScript thread: the guest runs on a native
+ * thread (one per core run at once; more wait their turn) in a store of its
+ * own, while the event loop keeps serving timers and I/O. Output given to a
+ * function or a Writable streams as the guest writes it; captured output comes
+ * with the result. Rejects with the `WasmTrap` or coded error a synchronous
+ * run would throw, or with `signal.reason` when aborted.
+ */
+export function runWasiCommandAsync(module: Module, options: RunWasiAsyncOptions = {}): Promise<WasiResult> {
+  try {
+    checkOptions(options, RUN_ASYNC_OPTIONS, 'runWasiCommandAsync()')
+    options.signal?.throwIfAborted()
+    const stdin = options.stdin
+    // The module is taken when the run starts: at once, or once a Readable
+    // stdin has been read to its end.
+    if (stdin !== null && typeof stdin === 'object' && !(stdin instanceof Uint8Array)) {
+      return readInput(stdin).then((bytes) => startWasi(module, options, bytes))
+    }
+    return startWasi(module, options, stdin)
+  } catch (e) {
+    return Promise.reject(e)
+  }
+}
+
+function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.WasiInput | undefined): Promise<WasiResult> {
+  const { stdout, stderr, timeout, signal, returnOnExit: _, stdin: __, ...wasi } = options
+  signal?.throwIfAborted()
+  const sinks: Record<'stdout' | 'stderr', ((chunk: Buffer) => void) | undefined> = { stdout: undefined, stderr: undefined }
+  const mode = (which: 'stdout' | 'stderr', value: WasiAsyncOutput | undefined): native.WasiOutput | undefined => {
+    if (typeof value === 'function') sinks[which] = value
+    else if (value !== null && typeof value === 'object' && typeof (value as NodeJS.WritableStream).write === 'function') {
+      const w = value as NodeJS.WritableStream
+      sinks[which] = (chunk) => void w.write(chunk)
+    } else return value as native.WasiOutput | undefined
+    return undefined
+  }
+  const wasiOptions: native.WasiOptions = { ...wasi, stdin, stdout: mode('stdout', stdout), stderr: mode('stderr', stderr) }
+  return new Promise<WasiResult>((resolve, reject) => {
+    const onAbort = () => run.abort()
+    const run = native.runWasiCommandAsync(
+      module.engine,
+      nativeModule(module),
+      wasiOptions,
+      { timeout, streamStdout: sinks.stdout !== undefined, streamStderr: sinks.stderr !== undefined },
+      (kind, value) => {
+        if (kind === 'stdout' || kind === 'stderr') {
+          sinks[kind]?.(value as Buffer)
+          return
+        }
+        signal?.removeEventListener('abort', onAbort)
+        if (kind === 'done') resolve(value as WasiResult)
+        else reject(signal?.aborted ? signal.reason : value)
+      },
+    )
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Bytes, a mode, or a Readable read to its end. */
+async function readInput(stdin: object): Promise<native.WasiInput> {
+  if (Symbol.asyncIterator in stdin) {
+    const chunks: Buffer[] = []
+    for await (const chunk of stdin as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+    return Buffer.concat(chunks)
+  }
+  throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', "stdin must be 'inherit', 'ignore', bytes (a Buffer or Uint8Array) or a Readable")
+}
+
 export interface Stats {
   /** Bytes of package memory held by raw-loaded modules (their artifacts). */
   pinnedBytes: number
@@ -746,6 +919,8 @@ export interface Stats {
   reportedBytes: number
   /** Stores whose instances, memories and tables are not freed yet. */
   stores: number
+  /** Native threads that run wasm off the JavaScript thread at once (`WASMTIME_NAPI_THREADS`, default one per core). */
+  threads: number
 }
 
 /** Native counters (process-wide). */
