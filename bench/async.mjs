@@ -1,0 +1,95 @@
+// npm run bench (third part): off the event loop. Event-loop delay while
+// yosys synthesizes, sync against async; throughput of 8 yosys jobs through
+// runWasiCommandAsync against node:wasi in a pool of worker_threads of the
+// same size; RSS of workers sharing one module against each loading its own.
+import { readFileSync, existsSync } from 'node:fs'
+import { homedir, cpus } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
+
+process.removeAllListeners('warning') // node:wasi's ExperimentalWarning, once per worker
+import { Engine, Module, readPrecompiledSync, runWasiCommand, runWasiCommandAsync, stats } from '../index.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const corpus = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
+const artifact = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash(), 'yosys.cwasm')
+if (!existsSync(artifact)) {
+  console.log('off the event loop: run the load bench first (it precompiles yosys) and npm run corpus')
+  process.exit(0)
+}
+const spec = JSON.parse(readFileSync(join(corpus, 'tests.json'), 'utf8')).tests.find((t) => t.id === 'yosys-synth-noabc')
+const options = { args: spec.argv, preopens: { '/': join(corpus, spec.preopens['/']) }, stdout: 'ignore', stderr: 'ignore' }
+const yosys = Module.deserializeRaw(readPrecompiledSync(artifact))
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
+
+// --- event-loop delay while yosys synthesizes
+async function loopDelay(run) {
+  const h = monitorEventLoopDelay({ resolution: 1 })
+  h.enable()
+  await new Promise((r) => setTimeout(r, 20))
+  await run()
+  await new Promise((r) => setTimeout(r, 20))
+  h.disable()
+  return h.percentile(99) / 1e6
+}
+runWasiCommand(yosys, options) // warm
+const syncDelay = median(await Promise.all([0, 1, 2].map(() => loopDelay(async () => runWasiCommand(yosys, options)))))
+const asyncDelay = median([await loopDelay(() => runWasiCommandAsync(yosys, options)), await loopDelay(() => runWasiCommandAsync(yosys, options)), await loopDelay(() => runWasiCommandAsync(yosys, options))])
+console.log(`event-loop delay (p99, monitorEventLoopDelay) while yosys-synth-noabc runs, median of 3:`)
+console.log(`  runWasiCommand (sync) ${syncDelay.toFixed(1)} ms   runWasiCommandAsync ${asyncDelay.toFixed(1)} ms`)
+
+// --- throughput of 8 jobs
+const JOBS = 8
+const pool = stats().threads
+let t0 = process.hrtime.bigint()
+await Promise.all(Array.from({ length: JOBS }, () => runWasiCommandAsync(yosys, options)))
+const ours = ms(t0)
+const wasm = readFileSync(join(corpus, spec.modulePath))
+const v8Module = new WebAssembly.Module(wasm) // compiled once (lazily), posted to the workers
+// One job per worker, at most `pool` at once: node:wasi (Node 20.20.2) crashes
+// with SIGSEGV when one worker runs yosys a second time.
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { WASI } = require('node:wasi')
+const fs = require('node:fs')
+const devnull = fs.openSync('/dev/null', 'w')
+const wasi = new WASI({ version: 'preview1', args: workerData.args, env: {}, preopens: workerData.preopens, returnOnExit: true, stdout: devnull, stderr: devnull })
+wasi.start(new WebAssembly.Instance(workerData.module, wasi.getImportObject()))
+parentPort.postMessage('done')`
+t0 = process.hrtime.bigint()
+let next = 0
+await Promise.all(Array.from({ length: pool }, async () => {
+  while (next < JOBS) {
+    next++
+    const w = new Worker(workerSource, { eval: true, workerData: { module: v8Module, args: spec.argv, preopens: options.preopens } })
+    await new Promise((r, j) => { w.once('message', r); w.once('error', j) })
+    await w.terminate()
+  }
+}))
+const theirs = ms(t0)
+console.log(`throughput, ${JOBS} yosys-synth-noabc jobs (pool of ${pool} = one per core, on both sides):`)
+console.log(`  runWasiCommandAsync ${ours.toFixed(0)} ms   node:wasi in worker_threads, ${pool} at once (module compiled once, posted) ${theirs.toFixed(0)} ms   ${(theirs / ours).toFixed(1)}x`)
+
+// --- RSS of N workers: one shared module against a load each
+const N = 4
+async function rssWith(makeSource, data) {
+  const before = process.memoryUsage.rss()
+  const ws = Array.from({ length: N }, () => new Worker(makeSource, { eval: true, workerData: data }))
+  await Promise.all(ws.map((w) => new Promise((r, j) => { w.once('message', r); w.once('error', j) })))
+  const grown = process.memoryUsage.rss() - before
+  await Promise.all(ws.map((w) => w.terminate()))
+  return grown
+}
+const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
+const run = `const { exitCode } = wn.runWasiCommand(m, { args: workerData.args, preopens: workerData.preopens, stdout: 'ignore', stderr: 'ignore' }); parentPort.postMessage(exitCode)`
+const sharedSrc = `import * as wn from ${entry}; import { parentPort, workerData } from 'node:worker_threads'; const m = wn.Module.fromShared(workerData.handle); ${run}`
+const ownSrc = `import * as wn from ${entry}; import { parentPort, workerData } from 'node:worker_threads'; const m = wn.Module.deserializeRaw(wn.readPrecompiledSync(workerData.artifact)); ${run}`
+const data = { args: spec.argv, preopens: options.preopens }
+const shared = await rssWith(sharedSrc, { ...data, handle: yosys.share() })
+const own = await rssWith(ownSrc, { ...data, artifact })
+console.log(`RSS added by ${N} workers running yosys once each (artifact ${(readFileSync(artifact).length / 2 ** 20).toFixed(0)} MB):`)
+console.log(`  sharing one module (module.share) ${(shared / 2 ** 20).toFixed(0)} MB   each loading its own ${(own / 2 ** 20).toFixed(0)} MB   ${(own / shared).toFixed(1)}x`)
+console.log(`machine: ${cpus()[0].model}, ${cpus().length} cores, Node ${process.version}`)
