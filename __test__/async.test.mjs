@@ -1,7 +1,6 @@
 // Off the event loop: runWasiCommandAsync runs the guest on a native thread
 // while JavaScript keeps running; output streams as the guest writes it.
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,7 +8,7 @@ import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { Engine, Module, WasmTrap, readPrecompiledSync, runWasiCommand, runWasiCommandAsync, stats } from '../index.mjs'
-import { corpusDir, precompiledPath } from './helpers.mjs'
+import { corpusDir, precompiledPath, runNode } from './helpers.mjs'
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex')
 const SPIN = '(module (func (export "_start") (loop (br 0))))'
@@ -119,20 +118,7 @@ withCorpus(`four WASI commands at once each give node:wasi's result${list ? '' :
 /** Runs `body` as an ES module in a child process (it could crash it). */
 function child(body, env = {}) {
   const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', `import * as wn from ${entry}\n${body}`], {
-      env: { ...process.env, ...env },
-    })
-    let out = ''
-    let err = ''
-    p.stdout.on('data', (d) => (out += d))
-    p.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000)
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, out, err })
-    })
-  })
+  return runNode(['--input-type=module', '-e', `import * as wn from ${entry}\n${body}`], { env, timeout: 60_000 })
 }
 
 test('worker.terminate() stops a run it started, freeing the pool thread; a disposed raw module keeps running until its run ends', async (t) => {
@@ -154,8 +140,8 @@ for (let i = 0; i < 10; i++) globalThis.gc()
 const e = await running.catch((e) => e)
 console.log(e instanceof WasmTrap ? e.trapCode : String(e && (e.stack || e)))
 `, { WASMTIME_NAPI_THREADS: '1' })
-  t.is(r.signal, null, r.err)
-  t.is(r.code, 0, r.err)
-  t.is(r.out.trim(), 'interrupt')
-  t.notRegex(r.err, /panicked/)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim(), 'interrupt')
+  t.notRegex(r.stderr, /panicked/)
 })

@@ -1,4 +1,5 @@
 // Shared helpers for the ava suites.
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, mkdirSync, writeFileSync, renameSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -82,4 +83,24 @@ export function precompiledPath(id, engine) {
     renameSync(tmp, out)
   }
   return out
+}
+
+/**
+ * Runs `node --expose-gc ...args` in a child process (a case that could crash
+ * the test's own process) and resolves with its exit code, signal and output.
+ * Killed after `timeout` ms.
+ */
+export function runNode(args, { env = {}, timeout = 120_000 } = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--expose-gc', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (d) => (stdout += d))
+    p.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeout)
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
 }

@@ -2,7 +2,7 @@
 // case runs in a child process (it could crash it): the test asserts the child
 // exited 0, by no signal, within its time, printed `ok`, and printed no panic.
 import test from 'ava'
-import { spawn } from 'node:child_process'
+import { runNode } from './helpers.mjs'
 import { fileURLToPath } from 'node:url'
 
 const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
@@ -17,18 +17,7 @@ const coded = (fn, code, Ctor = Error) => assert.throws(fn, (e) => e instanceof 
 
 /** Runs `body` as an ES module in a fresh Node (the same binary as the test). */
 function child(body, { timeout = 60_000, args = [] } = {}) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--expose-gc', ...args, '--input-type=module', '-e', prelude + body], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', (d) => (stdout += d))
-    p.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeout)
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+  return runNode([...args, '--input-type=module', '-e', prelude + body], { timeout })
 }
 
 function robust(title, body, options) {

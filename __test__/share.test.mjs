@@ -5,10 +5,10 @@
 // another thread runs run in a child process (fixtures/share-child.mjs) and
 // must exit 0, by no signal.
 import test from 'ava'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Engine, Module, Store, Instance, stats } from '../index.mjs'
-import { binding, gcUntil } from './helpers.mjs'
+import { binding, gcUntil, runNode } from './helpers.mjs'
 
 const ADD = '(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))'
 const coded = (t, fn, code, Ctor) =>
@@ -107,20 +107,7 @@ test('share() in a loop does not leak: one entry per module, removed when it is 
 })
 
 const child = fileURLToPath(new URL('./fixtures/share-child.mjs', import.meta.url))
-function run(scenario) {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--expose-gc', child, scenario], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', (d) => (stdout += d))
-    p.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000)
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-}
+const run = (scenario) => runNode([child, scenario])
 
 for (const [scenario, title] of [
   ['raw-main-first', 'raw-loaded code shared with 4 workers: main disposes and drops its module while they run, then they are terminated one by one; one region throughout'],
