@@ -713,8 +713,20 @@ export interface WasiOptions {
 
 /** Options of the native `runWasiCommandAsync` beyond the WASI context's. */
 export interface WasiRunOptions {
-  /** Milliseconds after which the guest traps with `interrupt`. */
+  /**
+   * Milliseconds from this call after which the guest traps with `interrupt`
+   * (a run still queued then does not start).
+   */
   timeout?: number
+  /** Fuel for engines made with `consumeFuel` (required there, refused elsewhere). */
+  fuel?: bigint | number
+  /** Limits of the run's store, as `new Store(engine, options)` takes them. */
+  store?: StoreOptions
+  /**
+   * The caller may abort the run (`WasiRun#abort`): refused on engines
+   * without epoch checks, which could not stop it.
+   */
+  abortable?: boolean
   /** Stream stdout to the callback as it is written (instead of `options.stdout`). */
   streamStdout?: boolean
   /** Stream stderr likewise. */

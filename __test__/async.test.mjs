@@ -145,3 +145,94 @@ console.log(e instanceof WasmTrap ? e.trapCode : String(e && (e.stack || e)))
   t.is(r.stdout.trim(), 'interrupt')
   t.notRegex(r.stderr, /panicked/)
 })
+
+// Writes 64 KiB to stdout, forever.
+const FLOOD = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 1024)) (i32.store (i32.const 4) (i32.const 65536))
+    (loop (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))) (br 0))))`
+
+test('a sink that throws or fails stops the guest and the run rejects with its error; a flood of output waits for JavaScript', async (t) => {
+  const flood = new Module(FLOOD)
+  const boom = new Error('sink refused')
+  t.is(await runWasiCommandAsync(flood, { stdout: () => { throw boom } }).catch((e) => e), boom)
+  const ended = new PassThrough()
+  ended.end()
+  const e = await runWasiCommandAsync(hello, { args: ['hello', 'x'], stdout: ended }).catch((e) => e)
+  t.is(e.code, 'ERR_WASMTIME_WASI')
+  t.regex(e.message, /stdout stream failed/)
+  // The guest waits while 8 MiB are on their way: memory stays bounded while
+  // JavaScript takes its time with each chunk.
+  const before = process.memoryUsage.rss()
+  let bytes = 0
+  const slow = (c) => {
+    bytes += c.length
+    const until = Date.now() + 1
+    while (Date.now() < until);
+  }
+  const out = await runWasiCommandAsync(flood, { stdout: slow, timeout: 1500 }).catch((e) => e)
+  t.is(out.trapCode, 'interrupt')
+  t.true(bytes > 0)
+  t.true(process.memoryUsage.rss() - before < 256 << 20, `RSS grew by ${(process.memoryUsage.rss() - before) >> 20} MiB`)
+})
+
+test('limits, fuel, signals and arguments: coded errors, and no run left hanging', async (t) => {
+  const growing = new Module('(module (memory (export "memory") 4) (func (export "_start")))')
+  await t.throwsAsync(runWasiCommandAsync(growing, { store: { memorySize: 65536 } }), { code: 'ERR_WASMTIME_INSTANTIATE' })
+  const metered = new Engine({ consumeFuel: true })
+  await t.throwsAsync(runWasiCommandAsync(new Module(SPIN, metered)), { code: 'ERR_WASMTIME_CONFIG', message: /pass \{ fuel \}/ })
+  t.is((await runWasiCommandAsync(new Module(SPIN, metered), { fuel: 10_000n }).catch((e) => e)).trapCode, 'out_of_fuel')
+  t.is((await runWasiCommandAsync(new Module('(module (func (export "_start")))', metered), { fuel: 10_000 })).exitCode, 0)
+  await t.throwsAsync(runWasiCommandAsync(hello, { fuel: 5n }), { code: 'ERR_WASMTIME_CONFIG' })
+  const noEpochs = new Engine({ epochInterruption: false })
+  await t.throwsAsync(runWasiCommandAsync(new Module(SPIN, noEpochs), { signal: new AbortController().signal }), { code: 'ERR_WASMTIME_CONFIG' })
+  const never = new Readable({ read() {} })
+  const controller = new AbortController()
+  setTimeout(() => controller.abort(), 20)
+  t.is((await runWasiCommandAsync(hello, { stdin: never, signal: controller.signal }).catch((e) => e)).name, 'AbortError')
+  t.is((await runWasiCommandAsync(hello, { stdin: new Readable({ read() {} }), timeout: 20 }).catch((e) => e)).name, 'TimeoutError')
+  await t.throwsAsync(runWasiCommandAsync(hello, { stdin: Readable.from([{ not: 'bytes' }]) }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  await t.throwsAsync(runWasiCommandAsync(null), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  await t.throwsAsync(runWasiCommandAsync(hello, { signal: {} }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+})
+
+test('a run still waiting for a thread honours its signal and timeout; the pool size is capped', async (t) => {
+  const r = await child(`
+const { Module, runWasiCommandAsync, stats } = wn
+const spin = new Module('${SPIN}')
+const busy = runWasiCommandAsync(spin, { timeout: 400 }).catch((e) => e.trapCode)
+const controller = new AbortController()
+const queued = runWasiCommandAsync(new Module('(module (func (export "_start")))'), { signal: controller.signal }).then(() => 'resolved', (e) => e.name)
+const late = runWasiCommandAsync(new Module('(module (func (export "_start")))'), { timeout: 50 }).then(() => 'resolved', (e) => e.trapCode)
+setTimeout(() => controller.abort(), 50)
+console.log(await busy, await queued, await late, stats().threads)
+`, { WASMTIME_NAPI_THREADS: '1' })
+  t.is(r.signal, null, r.stderr)
+  t.is(r.stdout.trim(), 'interrupt AbortError interrupt 1')
+  const capped = await child("console.log(wn.stats().threads)", { WASMTIME_NAPI_THREADS: '1000000' })
+  t.is(capped.stdout.trim(), '256')
+})
+
+test('workers that start short runs and are terminated at once never take the process down', async (t) => {
+  const r = await child(`
+import { Worker } from 'node:worker_threads'
+const src = \`import { Module, runWasiCommandAsync } from \${JSON.stringify(${JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))})}
+import { parentPort } from 'node:worker_threads'
+const m = new Module('(module (func (export "_start")))')
+const go = () => { for (let i = 0; i < 8; i++) runWasiCommandAsync(m).then(go, go) }
+go()
+parentPort.postMessage('go')\`
+for (let round = 0; round < 60; round++) {
+  const w = new Worker(src, { eval: true })
+  await new Promise((r) => w.once('message', r))
+  await new Promise((r) => setTimeout(r, round % 10))
+  await w.terminate()
+}
+console.log('ok')
+`)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim(), 'ok')
+})

@@ -17,8 +17,13 @@ struct Pool {
   jobs: Mutex<Sender<Job>>,
 }
 
-/// How many threads the pool has (or will have): `WASMTIME_NAPI_THREADS`, or
-/// one per core.
+/// Most threads the pool may have, whatever `WASMTIME_NAPI_THREADS` says:
+/// each takes a stack and a kernel thread, and a process out of threads
+/// aborts the next time libuv needs one.
+const MAX_THREADS: usize = 256;
+
+/// How many threads the pool has (or will have): `WASMTIME_NAPI_THREADS`
+/// (at most 256), or one per core.
 pub(crate) fn size() -> usize {
   static SIZE: OnceLock<usize> = OnceLock::new();
   *SIZE.get_or_init(|| {
@@ -27,6 +32,7 @@ pub(crate) fn size() -> usize {
       .and_then(|v| v.parse::<usize>().ok())
       .filter(|n| *n > 0)
       .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+      .min(MAX_THREADS)
   })
 }
 

@@ -595,7 +595,7 @@ pub struct Store {
 }
 
 /// A StoreLimits value from JavaScript numbers, each checked.
-fn limits(env: &Env, o: &StoreOptions) -> Result<wasmtime::StoreLimits> {
+pub(crate) fn limits(env: &Env, o: &StoreOptions) -> Result<wasmtime::StoreLimits> {
   let n = |v: Option<f64>, what: &str| -> Result<Option<usize>> {
     v.map(|x| crate::val::index(env, x, &format!("store option {what}")).map(|x| x as usize)).transpose()
   };

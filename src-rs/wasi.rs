@@ -175,8 +175,9 @@ impl WasiContext {
 
 /// What a running command sends to JavaScript.
 enum Event {
-  /// A chunk the guest wrote to stdout (1) or stderr (2).
-  Output(u8, Vec<u8>),
+  /// A chunk the guest wrote to stdout (1) or stderr (2), and its run (to
+  /// account for the bytes once delivered).
+  Output(u8, Vec<u8>, Arc<Run>),
   /// The end: the exit code and captured output, or why it failed; the
   /// run's teardown hook to remove; and the raw-loaded code, held until the
   /// outcome (a trap's backtrace refers to the module) is gone. Fields drop
@@ -204,13 +205,20 @@ enum Failure {
 /// and its abort flag.
 struct Run {
   tsfn: sys::napi_threadsafe_function,
-  /// Set when the environment is torn down: from then on the thread-safe
-  /// function is not touched (Node 20 frees it at teardown even while a
-  /// thread holds it). Held while calling it, so teardown waits for a call
-  /// in progress.
+  /// `closed` is set when the environment is torn down, or when this run
+  /// released the thread-safe function: from then on it is not touched (Node
+  /// 20 frees it at teardown even while a thread holds it). Held while calling
+  /// or releasing it, so teardown, and the delivery of `Done`, wait for that.
   closed: std::sync::Mutex<bool>,
   abort: AtomicBool,
+  /// Bytes of streamed output sent and not yet given to JavaScript: the guest
+  /// waits (`wait_for_room`) while this is above `STREAM_WINDOW`.
+  in_flight: std::sync::Mutex<usize>,
+  room: std::sync::Condvar,
 }
+
+/// How much streamed output may wait for JavaScript before the guest waits.
+const STREAM_WINDOW: usize = 8 << 20;
 
 // SAFETY: a thread-safe function is made to be called from any thread
 // (`napi_call_threadsafe_function`); it is released once, in `Drop`, after the
@@ -224,6 +232,22 @@ impl Run {
   /// Queues `event` for JavaScript; false when the environment is closing.
   fn send(&self, event: Event) -> bool {
     let closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    self.send_locked(&closed, event)
+  }
+
+  /// Waits while too much streamed output is on its way to JavaScript, unless
+  /// the run is stopping.
+  fn wait_for_room(&self) {
+    let mut n = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *n > STREAM_WINDOW && !self.abort.load(Ordering::Relaxed) {
+      n = match self.room.wait_timeout(n, std::time::Duration::from_millis(50)) {
+        Ok((n, _)) => n,
+        Err(p) => p.into_inner().0,
+      };
+    }
+  }
+
+  fn send_locked(&self, closed: &bool, event: Event) -> bool {
     if *closed {
       return false;
     }
@@ -245,10 +269,13 @@ impl Run {
   /// so it no longer keeps the event loop alive (its queue is still
   /// delivered). Nothing is sent after this.
   fn finish(&self, last: Option<Event>) {
-    if let Some(event) = last {
-      self.send(event);
-    }
+    // One critical section for both: `deliver` takes this lock before it
+    // removes the teardown hook, so the hook can only go once the thread-safe
+    // function is released (else a teardown in between would free it under us).
     let mut closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(event) = last {
+      self.send_locked(&closed, event);
+    }
     if !*closed {
       *closed = true;
       // SAFETY: the one release of the thread count this struct acquired,
@@ -284,14 +311,19 @@ unsafe extern "C" fn deliver(env: sys::napi_env, callback: sys::napi_value, _con
   if env.is_null() || callback.is_null() {
     return; // the environment is going away: nobody to tell
   }
-  if let Event::Done(_, Hook(run), _) = &*event {
-    // SAFETY: the hook registered in `run_wasi_command_async` with this very
-    // argument has not run (the environment lives), so remove it and take
-    // back the Arc it was given.
-    unsafe {
-      sys::napi_remove_env_cleanup_hook(env, Some(on_teardown), *run as *mut std::ffi::c_void);
-      drop(Arc::from_raw(*run));
+  match &*event {
+    Event::Done(_, Hook(run), _) => {
+      // SAFETY: the hook registered in `run_wasi_command_async` with this very
+      // argument has not run (the environment lives), so remove it and take
+      // back the Arc it was given. `Done` is queued inside `finish`'s critical
+      // section: taking the lock waits for the release that follows it.
+      unsafe {
+        drop((**run).closed.lock());
+        sys::napi_remove_env_cleanup_hook(env, Some(on_teardown), *run as *mut std::ffi::c_void);
+        drop(Arc::from_raw(*run));
+      }
     }
+    Event::Output(..) => {}
   }
   let e = Env::from_raw(env);
   let raw = env;
@@ -316,7 +348,14 @@ unsafe extern "C" fn deliver(env: sys::napi_env, callback: sys::napi_value, _con
         v
       };
       let (kind, value) = match *event {
-        Event::Output(which, bytes) => (if which == 1 { "stdout" } else { "stderr" }, buffer(&bytes)),
+        Event::Output(which, bytes, run) => {
+          let value = buffer(&bytes);
+          let mut n = run.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+          *n = n.saturating_sub(bytes.len());
+          drop(n);
+          run.room.notify_all();
+          (if which == 1 { "stdout" } else { "stderr" }, value)
+        }
         Event::Done(Ok((code, out, err)), _, _) => {
           let mut obj = ptr::null_mut();
           sys::napi_create_object(raw, &mut obj);
@@ -357,6 +396,19 @@ pub(crate) struct ChunkSink {
   which: u8,
 }
 
+impl ChunkSink {
+  /// Sends `bytes` to JavaScript, first waiting while too much is on its way
+  /// (the guest slows down to what JavaScript takes). False once closed.
+  fn emit(&self, bytes: &[u8]) -> bool {
+    if bytes.is_empty() {
+      return true;
+    }
+    self.events.wait_for_room();
+    *self.events.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += bytes.len();
+    self.events.send(Event::Output(self.which, bytes.to_vec(), self.events.clone()))
+  }
+}
+
 impl wasmtime_wasi::cli::IsTerminal for ChunkSink {
   fn is_terminal(&self) -> bool {
     false
@@ -380,7 +432,7 @@ impl wasmtime_wasi::p2::Pollable for ChunkSink {
 
 impl wasmtime_wasi::p2::OutputStream for ChunkSink {
   fn write(&mut self, bytes: bytes::Bytes) -> wasmtime_wasi::p2::StreamResult<()> {
-    if !bytes.is_empty() && !self.events.send(Event::Output(self.which, bytes.to_vec())) {
+    if !self.emit(&bytes) {
       return Err(wasmtime_wasi::p2::StreamError::Closed);
     }
     Ok(())
@@ -397,7 +449,7 @@ impl wasmtime_wasi::p2::OutputStream for ChunkSink {
 
 impl tokio::io::AsyncWrite for ChunkSink {
   fn poll_write(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
-    if !buf.is_empty() && !self.events.send(Event::Output(self.which, buf.to_vec())) {
+    if !self.emit(buf) {
       return std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
     }
     std::task::Poll::Ready(Ok(buf.len()))
@@ -416,8 +468,17 @@ impl tokio::io::AsyncWrite for ChunkSink {
 #[napi(object)]
 #[derive(Default)]
 pub struct WasiRunOptions {
-  /// Milliseconds after which the guest traps with `interrupt`.
+  /// Milliseconds from this call after which the guest traps with `interrupt`
+  /// (a run still queued then does not start).
   pub timeout: Option<f64>,
+  /// Fuel for engines made with `consumeFuel` (required there, refused elsewhere).
+  #[napi(ts_type = "bigint | number")]
+  pub fuel: Option<Unknown<'static>>,
+  /// Limits of the run's store, as `new Store(engine, options)` takes them.
+  pub store: Option<crate::store::StoreOptions>,
+  /// The caller may abort the run (`WasiRun#abort`): refused on engines
+  /// without epoch checks, which could not stop it.
+  pub abortable: Option<bool>,
   /// Stream stdout to the callback as it is written (instead of `options.stdout`).
   pub stream_stdout: Option<bool>,
   /// Stream stderr likewise.
@@ -457,19 +518,29 @@ pub fn run_wasi_command_async(
   run: Option<WasiRunOptions>,
   callback: Function<'_, (String, Unknown<'_>), ()>,
 ) -> Result<WasiRun> {
-  let run = run.unwrap_or_default();
+  let mut run = run.unwrap_or_default();
   let wasm = module.module(&env)?.clone();
   let held = module.raw().cloned();
-  let timeout = match run.timeout {
+  let deadline = match run.timeout {
     None => None,
-    Some(ms) => Some(std::time::Duration::from_millis(crate::val::index(&env, ms, "timeout (milliseconds)")?)),
+    Some(ms) => Some(std::time::Instant::now() + std::time::Duration::from_millis(crate::val::index(&env, ms, "timeout (milliseconds)")?)),
   };
+  let fuel = match &run.fuel {
+    None => None,
+    Some(v) => Some(crate::val::u64_value(&env, v.raw(), "fuel")?),
+  };
+  let limits = crate::store::limits(&env, &run.store.take().unwrap_or_default())?;
   if !wasmtime::Engine::same(&engine.engine, wasm.engine()) {
     return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module belongs to another engine than the one given"));
   }
   let epochs = engine.epochs;
-  if timeout.is_some() && !epochs {
-    return Err(throw(&env, Kind::Error, error::CONFIG, "a timeout needs an engine with epochInterruption (the default); this module's engine was made with { epochInterruption: false }"));
+  if (deadline.is_some() || run.abortable.unwrap_or(false)) && !epochs {
+    return Err(throw(
+      &env,
+      Kind::Error,
+      error::CONFIG,
+      "a timeout or an AbortSignal needs an engine with epochInterruption (the default); this module's engine was made with { epochInterruption: false }, so a running guest could not be stopped",
+    ));
   }
   let mut tsfn = ptr::null_mut();
   let mut name = ptr::null_mut();
@@ -493,7 +564,13 @@ pub fn run_wasi_command_async(
       return Err(throw(&env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for a WASI run"));
     }
   }
-  let run_state = Arc::new(Run { tsfn, closed: std::sync::Mutex::new(false), abort: AtomicBool::new(false) });
+  let run_state = Arc::new(Run {
+    tsfn,
+    closed: std::sync::Mutex::new(false),
+    abort: AtomicBool::new(false),
+    in_flight: std::sync::Mutex::new(0),
+    room: std::sync::Condvar::new(),
+  });
   let hook = Arc::into_raw(run_state.clone());
   // SAFETY: a cleanup hook on the current env; its argument is the Arc just
   // made, consumed by the hook or by `deliver` (see `Hook`).
@@ -521,7 +598,7 @@ pub fn run_wasi_command_async(
   let hook_ptr = hook.0;
   let job_run = run_state.clone();
   crate::pool::spawn(move || {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&wasm, ctx, timeout, epochs, job_run.clone())))
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&wasm, ctx, limits, fuel, deadline, epochs, job_run.clone())))
       .unwrap_or_else(|_| Err(Failure::Setup(error::PANIC, "the WASI run panicked inside the native addon; please report this".into())));
     let outcome = outcome.map(|code| (code, stdout.map(|p| p.contents().to_vec()), stderr.map(|p| p.contents().to_vec())));
     // The module (its store is gone already) before the memory its code runs
@@ -540,15 +617,30 @@ pub fn run_wasi_command_async(
 fn run_command(
   module: &wasmtime::Module,
   wasi: wasmtime_wasi::p1::WasiP1Ctx,
-  timeout: Option<std::time::Duration>,
+  limits: wasmtime::StoreLimits,
+  fuel: Option<u64>,
+  deadline: Option<std::time::Instant>,
   epochs: bool,
   run: Arc<Run>,
 ) -> std::result::Result<i32, Failure> {
+  // Aborted, or out of time, while it waited in the queue: do not start.
+  if run.abort.load(Ordering::Relaxed) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+    return Err(Failure::Wasm(wasmtime::Trap::Interrupt.into()));
+  }
   let engine = module.engine();
-  let mut store = wasmtime::Store::new(engine, RunData { wasi, limits: wasmtime::StoreLimitsBuilder::new().table_elements(10_000_000).build() });
+  let mut store = wasmtime::Store::new(engine, RunData { wasi, limits });
   store.limiter(|d| &mut d.limits);
+  match (store.get_fuel().is_ok(), fuel) {
+    (true, Some(f)) => {
+      let _ = store.set_fuel(f);
+    }
+    (true, None) => {
+      return Err(Failure::Setup(error::CONFIG, "this module's engine counts fuel (consumeFuel): pass { fuel } to say how much the command may use".into()))
+    }
+    (false, Some(_)) => return Err(Failure::Setup(error::CONFIG, "fuel was given, but this module's engine does not count it: make the engine with { consumeFuel: true }".into())),
+    (false, None) => {}
+  }
   if epochs {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
     store.epoch_deadline_callback(move |_| {
       if run.abort.load(Ordering::Relaxed) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
         return Err(wasmtime::Trap::Interrupt.into());

@@ -829,18 +829,25 @@ export type WasiAsyncOutput = native.WasiOutput | ((chunk: Buffer) => void) | No
 /** What a guest reads in `runWasiCommandAsync`: a mode, bytes, or a Readable (read to its end first). */
 export type WasiAsyncInput = native.WasiInput | NodeJS.ReadableStream
 
-export interface RunWasiAsyncOptions extends Omit<RunWasiOptions, 'stdin' | 'stdout' | 'stderr' | 'store'> {
+export interface RunWasiAsyncOptions extends Omit<RunWasiOptions, 'stdin' | 'stdout' | 'stderr'> {
   stdin?: WasiAsyncInput
-  /** `'capture'` (default), `'inherit'`, `'ignore'`, a function, or a Writable: chunks arrive as the guest writes them. */
+  /**
+   * `'capture'` (default), `'inherit'`, `'ignore'`, a function, or a Writable:
+   * chunks arrive as the guest writes it, and the guest waits while 8 MiB are
+   * on their way. A function that throws, or a Writable that fails, stops the
+   * run, which rejects with that error.
+   */
   stdout?: WasiAsyncOutput
   stderr?: WasiAsyncOutput
-  /** Milliseconds after which the guest is stopped (a WasmTrap, `interrupt`). */
+  /** Milliseconds from the call after which the guest is stopped (a WasmTrap, `interrupt`). */
   timeout?: number
-  /** Stops the guest when aborted; the promise rejects with `signal.reason`. */
+  /** Stops the guest (or a run still waiting for a thread) when aborted; the promise rejects with `signal.reason`. */
   signal?: AbortSignal
+  /** Fuel for an engine made with `consumeFuel` (required there). */
+  fuel?: bigint | number
 }
 
-const RUN_ASYNC_OPTIONS = ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr', 'returnOnExit', 'timeout', 'signal'] as const
+const RUN_ASYNC_OPTIONS = ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr', 'returnOnExit', 'store', 'timeout', 'signal', 'fuel'] as const
 
 /**
  * Runs a WASI command off the JavaScript thread: the guest runs on a native
@@ -852,13 +859,31 @@ const RUN_ASYNC_OPTIONS = ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr
  */
 export function runWasiCommandAsync(module: Module, options: RunWasiAsyncOptions = {}): Promise<WasiResult> {
   try {
+    nativeModule(module)
     checkOptions(options, RUN_ASYNC_OPTIONS, 'runWasiCommandAsync()')
-    options.signal?.throwIfAborted()
-    const stdin = options.stdin
+    const { signal, timeout, stdin } = options
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'runWasiCommandAsync(): signal must be an AbortSignal (from an AbortController)')
+    }
+    signal?.throwIfAborted()
     // The module is taken when the run starts: at once, or once a Readable
-    // stdin has been read to its end.
+    // stdin has been read to its end (within the timeout and the signal).
     if (stdin !== null && typeof stdin === 'object' && !(stdin instanceof Uint8Array)) {
-      return readInput(stdin).then((bytes) => startWasi(module, options, bytes))
+      const started = Date.now()
+      // A timer of our own (AbortSignal.timeout's does not keep Node alive).
+      const clock = new AbortController()
+      const timer = timeout === undefined ? undefined : setTimeout(() => clock.abort(new DOMException('stdin was not read within the timeout', 'TimeoutError')), timeout)
+      const limit = signal ? AbortSignal.any([signal, clock.signal]) : clock.signal
+      return readInput(stdin, limit).then(
+        (bytes) => {
+          clearTimeout(timer)
+          return startWasi(module, { ...options, timeout: timeout === undefined ? undefined : Math.max(0, timeout - (Date.now() - started)) }, bytes)
+        },
+        (e) => {
+          clearTimeout(timer)
+          throw e
+        },
+      )
     }
     return startWasi(module, options, stdin)
   } catch (e) {
@@ -867,47 +892,87 @@ export function runWasiCommandAsync(module: Module, options: RunWasiAsyncOptions
 }
 
 function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.WasiInput | undefined): Promise<WasiResult> {
-  const { stdout, stderr, timeout, signal, returnOnExit: _, stdin: __, ...wasi } = options
+  const { stdout, stderr, timeout, signal, fuel, store, returnOnExit: _, stdin: __, ...wasi } = options
   signal?.throwIfAborted()
+  let failure: { error: unknown } | undefined
   const sinks: Record<'stdout' | 'stderr', ((chunk: Buffer) => void) | undefined> = { stdout: undefined, stderr: undefined }
+  const cleanups: (() => void)[] = []
   const mode = (which: 'stdout' | 'stderr', value: WasiAsyncOutput | undefined): native.WasiOutput | undefined => {
     if (typeof value === 'function') sinks[which] = value
     else if (value !== null && typeof value === 'object' && typeof (value as NodeJS.WritableStream).write === 'function') {
       const w = value as NodeJS.WritableStream
+      const onError = (error: unknown) => fail(codedError(Error, 'ERR_WASMTIME_WASI', `the ${which} stream failed: ${(error as Error)?.message}; the guest was stopped`), error)
+      w.on('error', onError)
+      cleanups.push(() => w.removeListener('error', onError))
       sinks[which] = (chunk) => void w.write(chunk)
     } else return value as native.WasiOutput | undefined
     return undefined
   }
   const wasiOptions: native.WasiOptions = { ...wasi, stdin, stdout: mode('stdout', stdout), stderr: mode('stderr', stderr) }
+  const storeOptions = { ...store, tableElements: store?.tableElements ?? DEFAULT_TABLE_ELEMENTS }
+  let run: native.WasiRun | undefined
+  // A sink that throws or fails stops the guest; the run rejects with that error.
+  function fail(error: unknown, cause?: unknown): void {
+    if (cause !== undefined) Object.assign(error as object, { cause })
+    failure ??= { error }
+    run?.abort()
+  }
   return new Promise<WasiResult>((resolve, reject) => {
-    const onAbort = () => run.abort()
-    const run = native.runWasiCommandAsync(
-      module.engine,
-      nativeModule(module),
-      wasiOptions,
-      { timeout, streamStdout: sinks.stdout !== undefined, streamStderr: sinks.stderr !== undefined },
-      (kind, value) => {
-        if (kind === 'stdout' || kind === 'stderr') {
-          sinks[kind]?.(value as Buffer)
-          return
-        }
-        signal?.removeEventListener('abort', onAbort)
-        if (kind === 'done') resolve(value as WasiResult)
-        else reject(signal?.aborted ? signal.reason : value)
-      },
-    )
+    const onAbort = () => run?.abort()
+    const settle = () => {
+      signal?.removeEventListener('abort', onAbort)
+      for (const c of cleanups) c()
+    }
+    try {
+      run = native.runWasiCommandAsync(
+        module.engine,
+        nativeModule(module),
+        wasiOptions,
+        { timeout, fuel, store: storeOptions, abortable: signal !== undefined, streamStdout: sinks.stdout !== undefined, streamStderr: sinks.stderr !== undefined },
+        (kind, value) => {
+          if (kind === 'stdout' || kind === 'stderr') {
+            if (failure) return
+            try {
+              sinks[kind]!(value as Buffer)
+            } catch (e) {
+              fail(e)
+            }
+            return
+          }
+          settle()
+          if (failure) reject(failure.error)
+          else if (kind === 'done') resolve(value as WasiResult)
+          else reject(signal?.aborted ? signal.reason : value)
+        },
+      )
+    } catch (e) {
+      settle()
+      throw e
+    }
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
 
-/** Bytes, a mode, or a Readable read to its end. */
-async function readInput(stdin: object): Promise<native.WasiInput> {
-  if (Symbol.asyncIterator in stdin) {
-    const chunks: Buffer[] = []
-    for await (const chunk of stdin as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-    return Buffer.concat(chunks)
+/** A Readable read to its end, as bytes; rejects with `signal`'s reason when it fires first. */
+async function readInput(stdin: object, signal: AbortSignal | undefined): Promise<native.WasiInput> {
+  if (!(Symbol.asyncIterator in stdin)) {
+    throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', "stdin must be 'inherit', 'ignore', bytes (a Buffer or Uint8Array) or a Readable")
   }
-  throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', "stdin must be 'inherit', 'ignore', bytes (a Buffer or Uint8Array) or a Readable")
+  const chunks: Buffer[] = []
+  const read = (async () => {
+    for await (const chunk of stdin as AsyncIterable<unknown>) {
+      if (typeof chunk === 'string') chunks.push(Buffer.from(chunk))
+      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+      else throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'stdin: a Readable in object mode gave a chunk that is neither a string nor bytes')
+    }
+    return Buffer.concat(chunks)
+  })()
+  if (!signal) return read
+  signal.throwIfAborted()
+  return Promise.race([
+    read,
+    new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+  ])
 }
 
 export interface Stats {
