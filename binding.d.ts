@@ -718,7 +718,11 @@ export interface WasiRunOptions {
    * (a run still queued then does not start).
    */
   timeout?: number
-  /** Fuel for engines made with `consumeFuel` (required there, refused elsewhere). */
+  /**
+   * Fuel for engines made with `consumeFuel` (required there, refused elsewhere).
+   * (Read during the call that received it, never kept: the lifetime napi-rs
+   * asks of an object field is wider than the value's.)
+   */
   fuel?: bigint | number
   /** Limits of the run's store, as `new Store(engine, options)` takes them. */
   store?: StoreOptions

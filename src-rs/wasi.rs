@@ -472,6 +472,8 @@ pub struct WasiRunOptions {
   /// (a run still queued then does not start).
   pub timeout: Option<f64>,
   /// Fuel for engines made with `consumeFuel` (required there, refused elsewhere).
+  /// (Read during the call that received it, never kept: the lifetime napi-rs
+  /// asks of an object field is wider than the value's.)
   #[napi(ts_type = "bigint | number")]
   pub fuel: Option<Unknown<'static>>,
   /// Limits of the run's store, as `new Store(engine, options)` takes them.
