@@ -534,6 +534,15 @@ export interface EngineOptions {
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.cranelift_flag_enable>
    */
   cpuFeatures?: Array<string>
+  /**
+   * wasmtime's pooling instance allocator: `true`, or its limits. Instances,
+   * memories and tables come from slots reserved when the engine is made,
+   * and memories are reset copy-on-write, so instantiating a module per
+   * request costs little. The limits bound what all stores of the engine
+   * hold at once; past them instantiation fails.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html>
+   */
+  pooling?: boolean | PoolingOptions
 }
 
 /** Options of `linker.func(...)`. */
@@ -585,6 +594,18 @@ export declare function pageAlignOffset(arrayBuffer: unknown): number
 
 /** The host page size: the alignment `deserializeRaw` needs on native engines. */
 export declare function pageSize(): number
+
+/** Limits of the pooling allocator (`new Engine({ pooling: { ... } })`). */
+export interface PoolingOptions {
+  /** Instances alive at once, in all stores of the engine (default 1000). */
+  totalCoreInstances?: number
+  /** Linear memories alive at once (default 1000). */
+  totalMemories?: number
+  /** Tables alive at once (default 1000). */
+  totalTables?: number
+  /** Largest size a linear memory may reach, in bytes (default 4 GiB). */
+  maxMemorySize?: number
+}
 
 /** A preopened directory: `{ path, readonly }`. */
 export interface PreopenDesc {

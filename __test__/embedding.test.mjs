@@ -382,3 +382,23 @@ test('a constructed Table keeps its store\'s host functions alive, like handles 
   t.is(table.get(0)(), 42)
   t.is(global.value(), 42)
 })
+
+test('new Engine({ pooling }) instantiates from reserved slots: data segments land, memories start fresh, its limits give coded errors', (t) => {
+  const engine = new Engine({ pooling: { totalCoreInstances: 2, totalMemories: 2, totalTables: 2, maxMemorySize: 1 << 20 } })
+  const module = new Module('(module (memory (export "m") 1) (data (i32.const 0) "hi") (func (export "poke") (i32.store8 (i32.const 8) (i32.const 7))))', engine)
+  for (let round = 0; round < 5; round++) {
+    const store = new Store(engine)
+    const x = new Instance(store, module).exports
+    t.deepEqual([...x.m.read(0, 2)], [104, 105])
+    t.is(x.m.read(8, 1)[0], 0, 'a slot reused is reset')
+    x.poke()
+    store.dispose()
+  }
+  const store = new Store(engine)
+  new Instance(store, module)
+  new Instance(store, module)
+  t.throws(() => new Instance(store, module), { code: 'ERR_WASMTIME_INSTANTIATE', message: /pooling limits/ })
+  t.throws(() => new Module('(module (memory 32))', engine), { code: 'ERR_WASMTIME_COMPILE', message: /pooling allocator/ })
+  t.throws(() => new Engine({ pooling: { totalInstances: 2 } }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'totalInstances'/ })
+  t.throws(() => new Engine({ pooling: { maxMemorySize: -1 } }), { code: 'ERR_WASMTIME_CONFIG', message: /maxMemorySize/ })
+})

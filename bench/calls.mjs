@@ -6,7 +6,7 @@ import { homedir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
-import { Engine, Module, Store, Instance } from '../index.mjs'
+import { Engine, Module, Store, Instance, Linker } from '../index.mjs'
 
 const require = createRequire(import.meta.url)
 const { noop } = require('../binding.js')
@@ -63,6 +63,28 @@ const instOurs = median(Array.from({ length: 21 }, () => time(() => new Instance
 const instV8 = median(Array.from({ length: 21 }, () => time(() => new WebAssembly.Instance(v8Module)))) / 1e6
 console.log(`instantiate a module with a ${DATA >> 20} MiB data segment (median of 21):`)
 console.log(`  new Instance ${instOurs.toFixed(3)} ms   new WebAssembly.Instance ${instV8.toFixed(3)} ms   ${(instV8 / instOurs).toFixed(1)}x faster (target >= 10x)`)
+
+// --- per-request instances: a fresh store, a 1 MiB memory with a data
+// segment, instantiate through an InstancePre, dispose
+const small = dataModule(960 << 10)
+const rate = (make, n = 20000) => {
+  for (let i = 0; i < 2000; i++) make()
+  return n / (time(() => { for (let i = 0; i < n; i++) make() }) / 1e9)
+}
+const perRequest = (engine) => {
+  const pre = new Linker(engine).instantiatePre(Module.deserializeRaw(engine.precompileModule(small), engine))
+  return () => {
+    const s = new Store(engine)
+    pre.instantiate(s)
+    s.dispose()
+  }
+}
+const v8Small = new WebAssembly.Module(small)
+const plain = median([0, 1, 2].map(() => rate(perRequest(Engine.default))))
+const pooled = median([0, 1, 2].map(() => rate(perRequest(new Engine({ pooling: true })))))
+const v8Rate = median([0, 1, 2].map(() => rate(() => new WebAssembly.Instance(v8Small))))
+console.log('per-request instances (1 MiB memory with a data segment; store, instantiate, dispose; median of 3):')
+console.log(`  default engine ${Math.round(plain)}/s   new Engine({ pooling: true }) ${Math.round(pooled)}/s   new WebAssembly.Instance ${Math.round(v8Rate)}/s   pooling ${(pooled / v8Rate).toFixed(1)}x V8 (target >= 8x), ${(pooled / plain).toFixed(1)}x default`)
 
 // --- yosys end to end, fresh processes
 const artifact = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash(), 'yosys.cwasm')

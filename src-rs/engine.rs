@@ -46,6 +46,27 @@ pub struct EngineOptions {
   /// targets otherwise get the target's baseline.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.cranelift_flag_enable>
   pub cpu_features: Option<Vec<String>>,
+  /// wasmtime's pooling instance allocator: `true`, or its limits. Instances,
+  /// memories and tables come from slots reserved when the engine is made,
+  /// and memories are reset copy-on-write, so instantiating a module per
+  /// request costs little. The limits bound what all stores of the engine
+  /// hold at once; past them instantiation fails.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html>
+  pub pooling: Option<Either<bool, PoolingOptions>>,
+}
+
+/// Limits of the pooling allocator (`new Engine({ pooling: { ... } })`).
+#[napi(object)]
+#[derive(Default)]
+pub struct PoolingOptions {
+  /// Instances alive at once, in all stores of the engine (default 1000).
+  pub total_core_instances: Option<u32>,
+  /// Linear memories alive at once (default 1000).
+  pub total_memories: Option<u32>,
+  /// Tables alive at once (default 1000).
+  pub total_tables: Option<u32>,
+  /// Largest size a linear memory may reach, in bytes (default 4 GiB).
+  pub max_memory_size: Option<f64>,
 }
 
 /// A compilation environment. Modules, stores and instances belong to one.
@@ -213,6 +234,31 @@ impl Engine {
       // engine whose own host lacks them fails to build.
       unsafe {
         config.cranelift_flag_enable(feature);
+      }
+    }
+    match &options.pooling {
+      None | Some(Either::A(false)) => {}
+      Some(Either::A(true)) => {
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(wasmtime::PoolingAllocationConfig::default()));
+      }
+      Some(Either::B(o)) => {
+        let mut p = wasmtime::PoolingAllocationConfig::default();
+        if let Some(n) = o.total_core_instances {
+          p.total_core_instances(n);
+        }
+        if let Some(n) = o.total_memories {
+          p.total_memories(n);
+        }
+        if let Some(n) = o.total_tables {
+          p.total_tables(n);
+        }
+        if let Some(b) = o.max_memory_size {
+          if !(b >= 0.0 && b <= (1u64 << 48) as f64 && b.fract() == 0.0) {
+            return Err(format!("pooling.maxMemorySize must be a whole number of bytes up to 2^48, got {b}"));
+          }
+          p.max_memory_size(b as usize);
+        }
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
       }
     }
     let engine = wasmtime::Engine::new(&config).map_err(|e| error::chain(&e))?;

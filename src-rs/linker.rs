@@ -26,7 +26,9 @@ use std::sync::Arc;
 /// Says which store option to raise when instantiation hit a store limit.
 fn limit_hint(e: &wasmtime::Error) -> &'static str {
   let text = error::chain(e);
-  if text.contains("table") && text.contains("exceeds") {
+  if text.contains("concurrent limit") {
+    "; the engine's pooling limits were reached: dispose the stores you no longer need, or raise them in `new Engine({ pooling: { totalCoreInstances, totalMemories, totalTables } })`"
+  } else if text.contains("table") && text.contains("exceeds") {
     "; raise the store's `tableElements` limit in `new Store(engine, { tableElements })` if this module is trusted"
   } else if text.contains("exceeds") || text.contains("limit") {
     "; a store limit was reached: see the options of `new Store(engine, options)`"

@@ -111,9 +111,16 @@ export interface EngineOptions {
   maxWasmStack?: number
   /** ISA features to compile for (`['has_avx2', ...]`); cross targets default to the baseline. */
   cpuFeatures?: string[]
+  /**
+   * wasmtime's pooling allocator, for many short-lived instances: slots
+   * reserved once, memories reset copy-on-write. `true`, or limits on what
+   * all stores of the engine hold at once (instantiation past them fails).
+   */
+  pooling?: boolean | native.PoolingOptions
 }
 
-const ENGINE_OPTIONS = ['target', 'optLevel', 'parallelCompilation', 'nativeUnwindInfo', 'consumeFuel', 'epochInterruption', 'maxWasmStack', 'cpuFeatures'] as const
+const ENGINE_OPTIONS = ['target', 'optLevel', 'parallelCompilation', 'nativeUnwindInfo', 'consumeFuel', 'epochInterruption', 'maxWasmStack', 'cpuFeatures', 'pooling'] as const
+const POOLING_OPTIONS = ['totalCoreInstances', 'totalMemories', 'totalTables', 'maxMemorySize'] as const
 const STORE_OPTIONS = ['memorySize', 'tableElements', 'instances', 'tables', 'memories'] as const
 
 type Bytes = ArrayBufferView | ArrayBuffer
@@ -156,6 +163,7 @@ export class Engine extends native.Engine {
 
   constructor(options: EngineOptions = {}) {
     checkOptions(options, ENGINE_OPTIONS, 'new Engine()')
+    if (typeof options?.pooling === 'object') checkOptions(options.pooling, POOLING_OPTIONS, 'new Engine({ pooling })')
     try {
       super(options)
     } catch (e) {
