@@ -60,6 +60,7 @@ test('output streams to a function or a Writable; stdin takes bytes or a Readabl
   t.is((await runWasiCommandAsync(echo, { stdin: Readable.from(['from ', 'a Readable']) })).stdout.toString(), 'from a Readable')
   t.is((await runWasiCommandAsync(new Module(exit7))).exitCode, runWasiCommand(new Module(exit7)).exitCode)
   await t.throwsAsync(runWasiCommandAsync(new Module('(module)')), { code: 'ERR_WASMTIME_WASI', message: /no _start/ })
+  await t.throwsAsync(runWasiCommandAsync(new Module('(module (func (export "_start") (param i32)))')), { code: 'ERR_WASMTIME_WASI', message: /takes and returns nothing/ })
   const noEpochs = new Engine({ epochInterruption: false })
   await t.throwsAsync(runWasiCommandAsync(new Module(SPIN, noEpochs), { timeout: 10 }), { code: 'ERR_WASMTIME_CONFIG' })
   await t.throwsAsync(runWasiCommandAsync(hello, { stdot: 'capture' }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })

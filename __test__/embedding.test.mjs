@@ -402,3 +402,10 @@ test('new Engine({ pooling }) instantiates from reserved slots: data segments la
   t.throws(() => new Engine({ pooling: { totalInstances: 2 } }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'totalInstances'/ })
   t.throws(() => new Engine({ pooling: { maxMemorySize: -1 } }), { code: 'ERR_WASMTIME_CONFIG', message: /maxMemorySize/ })
 })
+
+test('an engine may give wasm more than 2 MiB of stack (above wasmtime\'s default async stack)', (t) => {
+  const engine = new Engine({ maxWasmStack: 4 << 20 })
+  t.is(engine.maxWasmStack, 4 << 20)
+  const x = new Instance(new Store(engine), new Module('(module (func $r (export "r") (param i32) (result i32) (if (result i32) (local.get 0) (then (call $r (i32.sub (local.get 0) (i32.const 1)))) (else (i32.const 7)))))', engine)).exports
+  t.is(x.r(1000), 7)
+})

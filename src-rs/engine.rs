@@ -224,6 +224,11 @@ impl Engine {
       None => thread_stack().map_or(512 << 10, |(_, size)| (size / 4).min(512 << 10) & !0xfff),
     };
     config.max_wasm_stack(max_wasm_stack);
+    // wasmtime refuses a wasm stack larger than its async stack (2 MiB by
+    // default), even where nothing runs async: keep the latter above.
+    if max_wasm_stack >= 2 << 20 {
+      config.async_stack_size(max_wasm_stack + (1 << 20));
+    }
     for feature in options.cpu_features.iter().flatten() {
       if !feature.starts_with("has_") {
         return Err(format!("cpu feature '{feature}' is not an ISA feature name (they start with 'has_', e.g. 'has_avx2')"));

@@ -662,7 +662,10 @@ fn run_command(
     })?;
   let start = instance
     .get_typed_func::<(), ()>(&mut store, "_start")
-    .map_err(|_| Failure::Setup(error::WASI, "this module has no _start export: it is not a WASI command".into()))?;
+    .map_err(|_| match instance.get_func(&mut store, "_start") {
+      None => Failure::Setup(error::WASI, "this module has no _start export: it is not a WASI command".into()),
+      Some(_) => Failure::Setup(error::WASI, "this module's _start takes or returns values: a WASI command's _start takes and returns nothing".into()),
+    })?;
   match start.call(&mut store, ()) {
     Ok(()) => Ok(0),
     Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
