@@ -5,7 +5,6 @@
 // another thread runs run in a child process (fixtures/share-child.mjs) and
 // must exit 0, by no signal.
 import test from 'ava'
-import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Engine, Module, Store, Instance, stats } from '../index.mjs'
 import { binding, gcUntil, runNode } from './helpers.mjs'
@@ -123,12 +122,3 @@ for (const [scenario, title] of [
     t.notRegex(r.stderr, /panicked/)
   })
 }
-
-test('types: share() returns branded handles that only the matching fromShared takes', (t) => {
-  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url))
-  const file = fileURLToPath(new URL('./fixtures/share-types.mts', import.meta.url))
-  const flags = ['--strict', '--noEmit', '--skipLibCheck', 'false', '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', '--pretty', 'false']
-  const r = spawnSync(process.execPath, [tsc, ...flags, file], { encoding: 'utf8' })
-  t.is(r.stdout + r.stderr, '')
-  t.is(r.status, 0)
-})

@@ -132,9 +132,10 @@ fn map(len: usize) -> std::io::Result<NonNull<u8>> {
 
 #[cfg(not(any(unix, windows)))]
 unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
-  let layout = std::alloc::Layout::from_size_align(len, crate::code_memory::page_size()).expect("checked in map"); // ok: same layout as map
-  // SAFETY: allocated in `map` with this layout.
-  unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+  // SAFETY: `map` made this allocation with exactly this size and alignment,
+  // after `Layout::from_size_align` accepted them; the caller passes it back
+  // once, as mapped.
+  unsafe { std::alloc::dealloc(ptr.as_ptr(), std::alloc::Layout::from_size_align_unchecked(len, crate::code_memory::page_size())) };
 }
 
 unsafe extern "C" fn release_lent(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
@@ -147,15 +148,7 @@ unsafe extern "C" fn release_lent(_env: sys::napi_env, _data: *mut c_void, hint:
 /// package owns: the only kind `Module.deserializeRaw` accepts.
 #[napi]
 pub fn aligned_array_buffer<'env>(env: &'env Env, byte_length: f64) -> Result<Unknown<'env>> {
-  if !(byte_length >= 0.0) || byte_length.fract() != 0.0 || byte_length > crate::val::MAX_SAFE {
-    return Err(throw(
-      env,
-      Kind::Range,
-      error::INVALID_ARGUMENT,
-      &format!("alignedBuffer: byteLength must be a non-negative whole number, got {byte_length}"),
-    ));
-  }
-  let len = byte_length as usize;
+  let len = crate::val::index(env, byte_length, "alignedBuffer: byteLength")? as usize;
   let region = Region::new(len).map_err(|e| {
     throw(env, Kind::Range, error::OUT_OF_MEMORY, &format!("alignedBuffer: cannot allocate {len} bytes: {e}. Free memory or load a smaller artifact."))
   })?;

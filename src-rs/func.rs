@@ -199,12 +199,16 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
   let mut data = ptr::null_mut();
   // SAFETY: (all below) the env and info of the current callback.
   unsafe { sys::napi_get_cb_info(env, info, &mut argc, inline.as_mut_ptr(), &mut this, ptr::null_mut()) };
-  // The trampoline is never handed to JavaScript: it runs only as the target
-  // of a function bound in `js_function`, whose bound `this` is the external
-  // holding a live `FuncData`. Under `new`, `this` is a fresh object instead.
+  // SAFETY: `this` of the current callback; reading it as an external fails
+  // cleanly (napi status) for anything else.
   if unsafe { sys::napi_get_value_external(env, this, &mut data) } != sys::Status::napi_ok || data.is_null() {
     return Err(throw(&e, Kind::Type, error::INVALID_ARGUMENT, "a wasm function is not a constructor: call it without `new`"));
   }
+  // SAFETY: the trampoline is never handed to JavaScript: it runs only as the
+  // target of a function bound in `js_function`, whose bound `this` is the
+  // external holding a live `FuncData` (freed only when that external, which
+  // the running function holds, is collected). Under `new`, `this` is a fresh
+  // object and was refused above; `js_function` keeps this invariant.
   let fd = unsafe { &*(data as *const FuncData) };
   let mut heap = Vec::new();
   let args: &[sys::napi_value] = if argc <= INLINE_ARGS {

@@ -66,13 +66,17 @@ const NAPI_STATUS = new Set([
  * the wrong type) or a caught Rust panic into a coded error. Anything else
  * (coded errors, traps, exceptions from host functions) passes unchanged.
  */
+/** `e`, an error napi-rs raised converting an argument, as a coded TypeError (with `e` as its cause). */
+export function invalidArgument(e: Error, where: string): Error & { code: ErrorCode } {
+  return Object.assign(codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${where}: ${e.message}. Check the arguments against the documented signature.`), { cause: e })
+}
+
 function recode(e: unknown, where: string, takePanic: () => string | null | undefined): unknown {
   const code = (e as { code?: unknown } | null)?.code
   if (!(e instanceof Error) || typeof code !== 'string' || !NAPI_STATUS.has(code)) return e
   const panic = code === 'GenericFailure' ? takePanic() : null
-  const err = panic
-    ? codedError(Error, 'ERR_WASMTIME_PANIC', `${where} panicked inside the native addon: ${panic}. The operation was abandoned; please report this with the input that caused it.`)
-    : codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${where}: ${e.message}. Check the arguments against the documented signature.`)
+  if (!panic) return invalidArgument(e, where)
+  const err = codedError(Error, 'ERR_WASMTIME_PANIC', `${where} panicked inside the native addon: ${panic}. The operation was abandoned; please report this with the input that caused it.`)
   return Object.assign(err, { cause: e })
 }
 

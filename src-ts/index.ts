@@ -10,7 +10,7 @@
 import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
 import { alignedBuffer, readPrecompiled, readPrecompiledSync, toAligned } from './buffers'
-import { checkOptions, codedError, recodeNative } from './errors'
+import { checkOptions, codedError, invalidArgument, recodeNative } from './errors'
 
 // Errors napi-rs raises before native code runs (a wrong argument type), and
 // caught panics, become coded errors: see `recodeNative`.
@@ -23,9 +23,7 @@ recodeNative(native as unknown as Record<string, unknown>, native.takePanic)
  */
 function constructorError(e: unknown, what: string): unknown {
   const code = (e as { code?: unknown })?.code
-  if (e instanceof Error && !(typeof code === 'string' && code.startsWith('ERR_WASMTIME_'))) {
-    return Object.assign(codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${what}: ${(e as Error).message}. Check the arguments against the documented signature.`), { cause: e })
-  }
+  if (e instanceof Error && !(typeof code === 'string' && code.startsWith('ERR_WASMTIME_'))) return invalidArgument(e, what)
   return e
 }
 
@@ -85,7 +83,10 @@ export type Caller = native.Caller
  * WASI preview1 state for one store: `new WasiContext({ args, env, preopens,
  * stdin, stdout, stderr })`, then `linker.defineWasi(ctx)`.
  */
-export const WasiContext = checkedClass(native.WasiContext, 'WasiContext', 0, ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr'], false)
+/** The options of a WASI context, as `node:wasi` names them. */
+const WASI_OPTIONS = ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr'] as const
+export const WasiContext = checkedClass(native.WasiContext, 'WasiContext', 0, WASI_OPTIONS, false)
+const RUN_OPTIONS = [...WASI_OPTIONS, 'returnOnExit', 'store'] as const
 export type WasiContext = native.WasiContext
 export type WasiOptions = native.WasiOptions
 export type TypeDesc = native.TypeDesc
@@ -413,6 +414,11 @@ export type StoreOptions = native.StoreOptions
  */
 export const DEFAULT_TABLE_ELEMENTS = 10_000_000
 
+/** Store limits with the package's defaults filled in. */
+function withStoreDefaults(options: StoreOptions | null | undefined): StoreOptions {
+  return { ...options, tableElements: options?.tableElements ?? DEFAULT_TABLE_ELEMENTS }
+}
+
 /**
  * Where instances and their state live.
  * [`wasmtime::Store`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html).
@@ -424,7 +430,7 @@ export class Store extends native.Store {
     const e = engineOf(engine)
     checkOptions(options, STORE_OPTIONS, 'new Store()')
     try {
-      super(e, { ...options, tableElements: options?.tableElements ?? DEFAULT_TABLE_ELEMENTS })
+      super(e, withStoreDefaults(options))
     } catch (err) {
       throw constructorError(err, 'new Store()')
     }
@@ -806,7 +812,7 @@ export interface WasiResult {
  * `wasmtime run`: stdout and stderr are captured as Buffers by default.
  */
 export function runWasiCommand(module: Module, options: RunWasiOptions = {}): WasiResult {
-  checkOptions(options, ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr', 'returnOnExit', 'store'], 'runWasiCommand()')
+  checkOptions(options, RUN_OPTIONS, 'runWasiCommand()')
   const { store: storeOptions, returnOnExit: _, ...wasiOptions } = options
   const store = new Store(module.engine, storeOptions)
   try {
@@ -855,7 +861,7 @@ export interface RunWasiAsyncOptions extends Omit<RunWasiOptions, 'stdin' | 'std
   fuel?: bigint | number
 }
 
-const RUN_ASYNC_OPTIONS = ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr', 'returnOnExit', 'store', 'timeout', 'signal', 'fuel'] as const
+const RUN_ASYNC_OPTIONS = [...RUN_OPTIONS, 'timeout', 'signal', 'fuel'] as const
 
 /**
  * Runs a WASI command off the JavaScript thread: the guest runs on a native
@@ -917,7 +923,7 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
     return undefined
   }
   const wasiOptions: native.WasiOptions = { ...wasi, stdin, stdout: mode('stdout', stdout), stderr: mode('stderr', stderr) }
-  const storeOptions = { ...store, tableElements: store?.tableElements ?? DEFAULT_TABLE_ELEMENTS }
+  const storeOptions = withStoreDefaults(store)
   let run: native.WasiRun | undefined
   // A sink that throws or fails stops the guest; the run rejects with that error.
   function fail(error: unknown, cause?: unknown): void {

@@ -11,6 +11,7 @@
  */
 import { existsSync } from 'node:fs'
 import { dirname, extname, isAbsolute, resolve } from 'node:path'
+import { codedError } from './errors'
 import { platformTriple } from './platform'
 
 export { platformTriple }
@@ -49,8 +50,8 @@ function overrideReason(value: string, failure: Error, bindingDir: string): stri
 }
 
 function addonError(message: string, cause: unknown, errors: Error[]): Error {
-  const err = new Error(message, { cause }) as Error & { code: string }
-  err.code = 'ERR_WASMTIME_NATIVE_ADDON'
+  const err = codedError(Error, 'ERR_WASMTIME_NATIVE_ADDON', message)
+  Object.defineProperty(err, 'cause', { value: cause, enumerable: false, configurable: true, writable: true })
   // Everything binding.js tried, for debugging; not printed with the error.
   Object.defineProperty(err, 'loadErrors', { value: errors, enumerable: false, configurable: true, writable: true })
   return err

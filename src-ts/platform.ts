@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs'
 
 /**
- * Whether this Linux process runs on musl. The same answer, in the same order,
- * as `isMusl()` in napi-rs's generated binding.js (which does not export it):
- * what /usr/bin/ldd is, else what Node's own report says about the libc it
- * runs on.
+ * Whether this Linux process runs on musl, asked as `isMusl()` in napi-rs's
+ * generated binding.js asks first (it does not export it): what /usr/bin/ldd
+ * is, else what Node's own report says about the libc it runs on. Where
+ * neither answers, this says glibc; binding.js would also run `ldd --version`.
  */
 function isMusl(): boolean {
   try {
