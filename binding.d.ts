@@ -38,6 +38,13 @@ export interface WasmFunction {
   readonly params: ValType[]
   /** Its result types. */
   readonly results: ValType[]
+  /**
+   * The same call, off the JavaScript thread: a Promise of what the call
+   * returns. The guest runs on a native thread pool; host functions it calls
+   * run on the JavaScript thread and may return Promises, which the guest
+   * waits for. Calls on one store run one at a time, in order.
+   */
+  callAsync(...args: unknown[]): Promise<unknown>
 }
 
 
@@ -96,6 +103,8 @@ export declare class Engine {
   incrementEpoch(): void
   /** The wasm stack budget per call, in bytes. */
   get maxWasmStack(): number
+  /** How many threads run this engine's `callAsync` calls and WASI runs at once. */
+  get asyncThreads(): number
   /**
    * Whether `a` and `b` are the same engine.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Engine.html#method.same>
@@ -372,6 +381,14 @@ export declare class Store {
    */
   setDeadline(ms?: number | undefined | null): void
   /**
+   * Makes every call into this store that is running or queued now trap with
+   * `interrupt` within a few milliseconds (at its next epoch check, or at
+   * once if it waits for a host function's Promise), whether it runs on the
+   * JavaScript thread or off it (`callAsync`). Calls made afterwards are not
+   * affected. Needs an engine with `epochInterruption` (the default).
+   */
+  interrupt(): void
+  /**
    * Runs a garbage collection of the store's GC heap (externrefs that wasm
    * dropped are released to JavaScript).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.gc>
@@ -543,6 +560,20 @@ export interface EngineOptions {
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html>
    */
   pooling?: boolean | PoolingOptions
+  /**
+   * Bytes of the fiber stack each `callAsync` runs on (default: 2 MiB, or
+   * `maxWasmStack` plus 1 MiB when that is larger). Must exceed
+   * `maxWasmStack`: the wasm stack budget lives inside it, so deep recursion
+   * traps with `stack_overflow` there as on the JavaScript thread.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.async_stack_size>
+   */
+  asyncStackSize?: number
+  /**
+   * Threads that run this engine's `callAsync` calls and WASI runs off the
+   * JavaScript thread (1 to 256), in a pool of its own. Default: the pool
+   * shared by every engine, one thread per core (`WASMTIME_NAPI_THREADS`).
+   */
+  asyncThreads?: number
 }
 
 /** Options of `linker.func(...)`. */

@@ -38,5 +38,12 @@ export interface WasmFunction {
   readonly params: ValType[]
   /** Its result types. */
   readonly results: ValType[]
+  /**
+   * The same call, off the JavaScript thread: a Promise of what the call
+   * returns. The guest runs on a native thread pool; host functions it calls
+   * run on the JavaScript thread and may return Promises, which the guest
+   * waits for. Calls on one store run one at a time, in order.
+   */
+  callAsync(...args: unknown[]): Promise<unknown>
 }
 

@@ -53,6 +53,16 @@ pub struct EngineOptions {
   /// hold at once; past them instantiation fails.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html>
   pub pooling: Option<Either<bool, PoolingOptions>>,
+  /// Bytes of the fiber stack each `callAsync` runs on (default: 2 MiB, or
+  /// `maxWasmStack` plus 1 MiB when that is larger). Must exceed
+  /// `maxWasmStack`: the wasm stack budget lives inside it, so deep recursion
+  /// traps with `stack_overflow` there as on the JavaScript thread.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.async_stack_size>
+  pub async_stack_size: Option<f64>,
+  /// Threads that run this engine's `callAsync` calls and WASI runs off the
+  /// JavaScript thread (1 to 256), in a pool of its own. Default: the pool
+  /// shared by every engine, one thread per core (`WASMTIME_NAPI_THREADS`).
+  pub async_threads: Option<u32>,
 }
 
 /// Limits of the pooling allocator (`new Engine({ pooling: { ... } })`).
@@ -77,6 +87,8 @@ pub struct Engine {
   /// Epoch checks are compiled in; the ticker advances this engine's epoch.
   pub(crate) epochs: bool,
   pub(crate) max_wasm_stack: usize,
+  /// The threads that run this engine's wasm off the JavaScript thread.
+  pub(crate) pool: std::sync::Arc<crate::pool::Pool>,
   target: String,
   /// Process-wide identity of the wasmtime engine: every wrapper of it, on
   /// any thread (see `engine.share()`), has the same key.
@@ -226,9 +238,25 @@ impl Engine {
     config.max_wasm_stack(max_wasm_stack);
     // wasmtime refuses a wasm stack larger than its async stack (2 MiB by
     // default), even where nothing runs async: keep the latter above.
-    if max_wasm_stack >= 2 << 20 {
-      config.async_stack_size(max_wasm_stack + (1 << 20));
+    match options.async_stack_size {
+      Some(v) if v > max_wasm_stack as f64 && v <= (1u64 << 30) as f64 && v.fract() == 0.0 => {
+        config.async_stack_size(v as usize);
+      }
+      Some(v) => {
+        return Err(format!(
+          "asyncStackSize must be a whole number of bytes above maxWasmStack ({max_wasm_stack}) and at most 2^30, got {v}"
+        ))
+      }
+      None if max_wasm_stack >= 2 << 20 => {
+        config.async_stack_size(max_wasm_stack + (1 << 20));
+      }
+      None => {}
     }
+    let pool = match options.async_threads {
+      None => crate::pool::shared(),
+      Some(n) if n >= 1 && n as usize <= crate::pool::MAX_THREADS => crate::pool::Pool::new(n as usize),
+      Some(n) => return Err(format!("asyncThreads must be from 1 to {}, got {n}", crate::pool::MAX_THREADS)),
+    };
     for feature in options.cpu_features.iter().flatten() {
       if !feature.starts_with("has_") {
         return Err(format!("cpu feature '{feature}' is not an ISA feature name (they start with 'has_', e.g. 'has_avx2')"));
@@ -270,7 +298,7 @@ impl Engine {
     if epochs {
       tick(&engine);
     }
-    Ok(Engine { engine, pulley, epochs, max_wasm_stack, target, key: NEXT_KEY.fetch_add(1, Ordering::Relaxed), ticket: OnceLock::new() })
+    Ok(Engine { engine, pulley, epochs, max_wasm_stack, pool, target, key: NEXT_KEY.fetch_add(1, Ordering::Relaxed), ticket: OnceLock::new() })
   }
 
   /// Another wrapper over the same wasmtime engine and configuration, with
@@ -281,6 +309,7 @@ impl Engine {
       pulley: self.pulley,
       epochs: self.epochs,
       max_wasm_stack: self.max_wasm_stack,
+      pool: self.pool.clone(),
       target: self.target.clone(),
       key: self.key,
       ticket: OnceLock::new(),
@@ -359,6 +388,12 @@ impl Engine {
   #[napi(getter)]
   pub fn max_wasm_stack(&self) -> f64 {
     self.max_wasm_stack as f64
+  }
+
+  /// How many threads run this engine's `callAsync` calls and WASI runs at once.
+  #[napi(getter)]
+  pub fn async_threads(&self) -> u32 {
+    self.pool.size() as u32
   }
 
   /// Whether `a` and `b` are the same engine.

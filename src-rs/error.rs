@@ -32,6 +32,8 @@ pub(crate) const LINK: &str = "ERR_WASMTIME_LINK";
 pub(crate) const TRAP: &str = "ERR_WASMTIME_TRAP";
 /// An error raised on the host side while wasm ran (e.g. an import that traps).
 pub(crate) const HOST: &str = "ERR_WASMTIME_HOST";
+/// A host function returned a Promise to a synchronous call into wasm.
+pub(crate) const HOST_PROMISE: &str = "ERR_WASMTIME_HOST_PROMISE";
 /// A WASI guest called `proc_exit`; the error carries `exitCode`.
 pub(crate) const EXIT: &str = "ERR_WASMTIME_EXIT";
 pub(crate) const STORE_DISPOSED: &str = "ERR_WASMTIME_STORE_DISPOSED";

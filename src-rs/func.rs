@@ -21,10 +21,10 @@ use wasmtime::{AsContextMut, RootScope, Val, ValRaw, ValType};
 
 /// What a JavaScript function made for a wasm function carries.
 pub(crate) struct FuncData {
-  store: Rc<StoreShared>,
-  func: wasmtime::Func,
-  params: Vec<ValType>,
-  results: Vec<ValType>,
+  pub(crate) store: Rc<StoreShared>,
+  pub(crate) func: wasmtime::Func,
+  pub(crate) params: Vec<ValType>,
+  pub(crate) results: Vec<ValType>,
   /// Every parameter and result is i32, i64, f32 or f64, and there are at most
   /// `NUMERIC_SLOTS` of either: calls take the fast path (`call_numeric`).
   numeric: bool,
@@ -102,6 +102,8 @@ pub(crate) fn js_function(
     let props = [
       // Like any function's `name`: read-only but configurable.
       prop(c"name", js_name, sys::PropertyAttributes::configurable),
+      // One function for all, reading its wasm function from `this`.
+      prop(c"callAsync", crate::async_call::call_async_function(raw), sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable),
       prop(c"params", js_params, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
       prop(c"results", js_results, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
     ];
@@ -152,6 +154,17 @@ unsafe extern "C" fn finalize_func_data(_env: sys::napi_env, data: *mut c_void, 
 /// The wasm function behind a JavaScript function made by `js_function`, and
 /// the store it belongs to.
 pub(crate) fn wasm_func_of(env: &Env, value: sys::napi_value) -> Option<(wasmtime::Func, *const StoreShared)> {
+  // SAFETY: the data lives as long as `value`, a value of the current call.
+  let fd = unsafe { func_data(env, value) }?;
+  Some((fd.func, Rc::as_ptr(&fd.store)))
+}
+
+/// What a JavaScript function made by `js_function` carries, or `None` for
+/// any other value.
+///
+/// # Safety
+/// The reference must not outlive `value`, which holds the data.
+pub(crate) unsafe fn func_data<'a>(env: &Env, value: sys::napi_value) -> Option<&'a FuncData> {
   let raw = env.raw();
   let mut tagged = false;
   // SAFETY: `value` belongs to the current call; only objects carrying our tag
@@ -167,8 +180,7 @@ pub(crate) fn wasm_func_of(env: &Env, value: sys::napi_value) -> Option<(wasmtim
     }
     let mut data = ptr::null_mut();
     sys::napi_unwrap(raw, value, &mut data);
-    let fd = (data as *const FuncData).as_ref()?;
-    Some((fd.func, Rc::as_ptr(&fd.store)))
+    (data as *const FuncData).as_ref()
   }
 }
 
@@ -347,7 +359,7 @@ pub(crate) fn call_func(
   })
 }
 
-fn results_to_js(
+pub(crate) fn results_to_js(
   env: &Env,
   store: &Rc<StoreShared>,
   mut cx: impl AsContextMut<Data = StoreData>,

@@ -1,6 +1,8 @@
-//! Host functions: JavaScript functions that wasm calls, synchronously, on the
+//! Host functions: JavaScript functions that wasm calls, always on the
 //! JavaScript thread ([`wasmtime::Func::new`] / [`wasmtime::Linker::func_new`]),
-//! and the [`Caller`] they may receive.
+//! and the [`Caller`] they may receive. A call from wasm running on a pool
+//! thread (`callAsync`) is sent to the JavaScript thread and waited for there
+//! (async_call.rs); only such a call may return a Promise.
 //!
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new>
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Caller.html>
@@ -26,9 +28,9 @@ pub(crate) struct HostFunc {
   func: sys::napi_ref,
   env: sys::napi_env,
   thread: ThreadId,
-  results: Vec<ValType>,
+  pub(crate) results: Vec<ValType>,
   with_caller: bool,
-  name: String,
+  pub(crate) name: String,
 }
 
 // SAFETY: the JavaScript function is only touched on `thread`, the thread of
@@ -82,7 +84,8 @@ impl HostFunc {
   /// The body of the wasmtime host function.
   pub(crate) fn call(&self, mut caller: wasmtime::Caller<'_, StoreData>, params: &[Val], results: &mut [Val]) -> wasmtime::Result<()> {
     if self.thread != std::thread::current().id() {
-      wasmtime::bail!("host function {} was called on a thread other than its JavaScript thread", self.name);
+      // wasm on a pool thread (`callAsync`): the JavaScript thread runs it.
+      return crate::async_call::host_call(self, &mut caller, params, results);
     }
     let env = self.env;
     let mut scope = ptr::null_mut();
@@ -92,11 +95,7 @@ impl HostFunc {
     let outcome = self.call_in_scope(&mut caller, params, results);
     // SAFETY: the scope opened above.
     unsafe { sys::napi_close_handle_scope(env, scope) };
-    match outcome {
-      Ok(()) => Ok(()),
-      Err(CallFailure::Js) => Err(wasmtime::Error::new(JsException)),
-      Err(CallFailure::Host(msg)) => Err(wasmtime::Error::msg(msg)),
-    }
+    outcome.map_err(CallFailure::into_wasmtime)
   }
 
   fn call_in_scope(&self, caller: &mut wasmtime::Caller<'_, StoreData>, params: &[Val], results: &mut [Val]) -> std::result::Result<(), CallFailure> {
@@ -110,36 +109,82 @@ impl HostFunc {
       Rc::from_raw(shared_ptr)
     };
     let call = shared.next_host_call();
+    let ptr = caller as *mut wasmtime::Caller<'_, StoreData> as *mut wasmtime::Caller<'static, StoreData>;
+    let argv = self.js_args(&env, &shared, caller, ptr, call, params)?;
+    let ret = shared.enter_host(caller, call, || self.invoke(&argv));
+    let ret = ret.ok_or_else(|| self.pending_into(caller))?;
+    if is_promise(raw, ret) {
+      settle_quietly(raw, ret);
+      throw(
+        &env,
+        Kind::Error,
+        error::HOST_PROMISE,
+        &format!(
+          "host function {} returned a Promise during a synchronous call into wasm, which cannot wait for it; call the export with fn.callAsync(...) so the guest waits for the Promise",
+          self.name
+        ),
+      );
+      return Err(self.pending_into(caller));
+    }
+    self.take_results(&env, caller, ret, results)
+  }
+
+  /// The JavaScript arguments of a call: the `Caller` object (with
+  /// `{ caller: true }`, for `ptr`, which is `caller`), then the parameters.
+  pub(crate) fn js_args(
+    &self,
+    env: &Env,
+    shared: &Rc<StoreShared>,
+    caller: &mut wasmtime::Caller<'_, StoreData>,
+    ptr: *mut wasmtime::Caller<'static, StoreData>,
+    call: u64,
+    params: &[Val],
+  ) -> std::result::Result<Vec<sys::napi_value>, CallFailure> {
+    let raw = env.raw();
     let mut argv = Vec::with_capacity(params.len() + 1);
     if self.with_caller {
-      let ptr = caller as *mut wasmtime::Caller<'_, StoreData> as *mut wasmtime::Caller<'static, StoreData>;
       let js_caller = Caller { store: shared.clone(), ptr, call };
       // SAFETY: making a class instance on the current env.
       let v = unsafe { Caller::to_napi_value(raw, js_caller) }.map_err(|_| self.pending_or("could not create the caller object"))?;
-      shared.attach_roots(&env, v);
+      shared.attach_roots(env, v);
       argv.push(v);
     }
     for p in params {
-      argv.push(from_val(&env, &shared, &mut *caller, p).map_err(|_| self.pending_or("could not convert an argument"))?);
+      argv.push(from_val(env, shared, &mut *caller, p).map_err(|_| self.pending_or("could not convert an argument"))?);
     }
-    let mut recv = ptr::null_mut();
-    let mut ret = ptr::null_mut();
-    let func = self.value();
-    if func.is_null() {
+    if self.value().is_null() {
       return Err(CallFailure::Host(format!(
         "host function {} was garbage-collected: keep the Linker that defined it, or a handle of the store, alive while wasm may call it",
         self.name
       )));
     }
-    // SAFETY: values on this env; the JavaScript call may re-enter the store
-    // through `caller`, which `enter_host` registers.
+    Ok(argv)
+  }
+
+  /// Calls the JavaScript function with `argv`: its return value, or `None`
+  /// with its exception pending. The caller registers the store's way in.
+  pub(crate) fn invoke(&self, argv: &[sys::napi_value]) -> Option<sys::napi_value> {
+    let raw = self.env;
+    let mut recv = ptr::null_mut();
+    let mut ret = ptr::null_mut();
+    // SAFETY: values on this env, on its thread; a collected function (null)
+    // makes the call fail with a pending exception.
     let status = unsafe {
       sys::napi_get_undefined(raw, &mut recv);
-      shared.enter_host(caller, call, || sys::napi_call_function(raw, recv, func, argv.len(), argv.as_ptr(), &mut ret))
+      sys::napi_call_function(raw, recv, self.value(), argv.len(), argv.as_ptr(), &mut ret)
     };
-    if status != sys::Status::napi_ok {
-      return Err(self.pending_into(caller));
-    }
+    (status == sys::Status::napi_ok).then_some(ret)
+  }
+
+  /// Converts what the JavaScript function returned (`ret`) into `results`.
+  pub(crate) fn take_results(
+    &self,
+    env: &Env,
+    caller: &mut wasmtime::Caller<'_, StoreData>,
+    ret: sys::napi_value,
+    results: &mut [Val],
+  ) -> std::result::Result<(), CallFailure> {
+    let raw = env.raw();
     let what = |i: usize| {
       let name = self.name.clone();
       move || if i == usize::MAX { format!("the result of host function {name}") } else { format!("result {i} of host function {name}") }
@@ -147,7 +192,7 @@ impl HostFunc {
     match self.results.len() {
       0 => {}
       1 => {
-        results[0] = to_val(&env, &mut *caller, ret, &self.results[0], &what(usize::MAX)).map_err(|_| self.pending_into(caller))?;
+        results[0] = to_val(env, &mut *caller, ret, &self.results[0], &what(usize::MAX)).map_err(|_| self.pending_into(caller))?;
       }
       n => {
         let mut is_array = false;
@@ -171,7 +216,7 @@ impl HostFunc {
           let mut item = ptr::null_mut();
           // SAFETY: index within the array's length.
           unsafe { sys::napi_get_element(raw, ret, i as u32, &mut item) };
-          results[i] = to_val(&env, &mut *caller, item, &self.results[i], &what(i)).map_err(|_| self.pending_into(caller))?;
+          results[i] = to_val(env, &mut *caller, item, &self.results[i], &what(i)).map_err(|_| self.pending_into(caller))?;
         }
       }
     }
@@ -181,7 +226,7 @@ impl HostFunc {
   /// Moves the pending JavaScript exception (any value, primitives too) into
   /// the store, to be rethrown to the JavaScript caller of wasm once the wasm
   /// frames have unwound.
-  fn pending_into(&self, caller: &mut wasmtime::Caller<'_, StoreData>) -> CallFailure {
+  pub(crate) fn pending_into(&self, caller: &mut wasmtime::Caller<'_, StoreData>) -> CallFailure {
     let raw = self.env;
     let mut pending = false;
     let mut exc = ptr::null_mut();
@@ -192,13 +237,7 @@ impl HostFunc {
         return CallFailure::Host(format!("host function {} failed", self.name));
       }
     }
-    match crate::val::JsRef::new(raw, exc) {
-      Some(held) => {
-        caller.data_mut().pending_exception = Some(held);
-        CallFailure::Js
-      }
-      None => CallFailure::Host(format!("host function {} threw, and the exception could not be kept", self.name)),
-    }
+    rethrow_later(raw, caller, exc, &self.name)
   }
 
   fn pending_or(&self, msg: &str) -> CallFailure {
@@ -206,10 +245,79 @@ impl HostFunc {
   }
 }
 
-enum CallFailure {
+/// Keeps `exc` (any JavaScript value a host function threw, or its Promise
+/// rejected with) in the store, to be rethrown to the JavaScript caller of
+/// wasm once the wasm frames have unwound.
+pub(crate) fn rethrow_later(raw: sys::napi_env, caller: &mut wasmtime::Caller<'_, StoreData>, exc: sys::napi_value, name: &str) -> CallFailure {
+  match crate::val::JsRef::new(raw, exc) {
+    Some(held) => {
+      caller.data_mut().pending_exception = Some(held);
+      CallFailure::Js
+    }
+    None => CallFailure::Host(format!("host function {name} threw, and the exception could not be kept")),
+  }
+}
+
+/// Whether `v` is a Promise.
+pub(crate) fn is_promise(raw: sys::napi_env, v: sys::napi_value) -> bool {
+  let mut is = false;
+  // SAFETY: a value of the current call on this env.
+  unsafe { sys::napi_is_promise(raw, v, &mut is) };
+  is
+}
+
+unsafe extern "C" fn ignore(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+  let mut u = ptr::null_mut();
+  // SAFETY: the env of the current callback.
+  unsafe { sys::napi_get_undefined(env, &mut u) };
+  u
+}
+
+/// Attaches a handler that ignores the rejection of `promise`, a Promise
+/// nobody will wait for: an unhandled rejection would end the process.
+fn settle_quietly(raw: sys::napi_env, promise: sys::napi_value) {
+  let mut f = ptr::null_mut();
+  // SAFETY: a native function made on this env; `promise` is a value of it.
+  unsafe {
+    sys::napi_create_function(raw, c"ignore".as_ptr(), 6, Some(ignore), ptr::null_mut(), &mut f);
+    then(raw, promise, f, f);
+  }
+}
+
+/// `promise.then(on_fulfilled, on_rejected)`; false if that threw (its
+/// exception is cleared).
+pub(crate) fn then(raw: sys::napi_env, promise: sys::napi_value, on_fulfilled: sys::napi_value, on_rejected: sys::napi_value) -> bool {
+  let mut then = ptr::null_mut();
+  let mut out = ptr::null_mut();
+  let args = [on_fulfilled, on_rejected];
+  // SAFETY: values of this env, on its thread.
+  let ok = unsafe {
+    sys::napi_get_named_property(raw, promise, c"then".as_ptr(), &mut then) == sys::Status::napi_ok
+      && sys::napi_call_function(raw, promise, then, 2, args.as_ptr(), &mut out) == sys::Status::napi_ok
+  };
+  if !ok {
+    let mut exc = ptr::null_mut();
+    // SAFETY: this env's pending exception, if any, dropped.
+    unsafe { sys::napi_get_and_clear_last_exception(raw, &mut exc) };
+  }
+  ok
+}
+
+/// Why a host call did not produce results.
+pub(crate) enum CallFailure {
   /// A JavaScript exception, now in `StoreData::pending_exception`.
   Js,
   Host(String),
+}
+
+impl CallFailure {
+  /// The error wasmtime carries out of the host call.
+  pub(crate) fn into_wasmtime(self) -> wasmtime::Error {
+    match self {
+      CallFailure::Js => wasmtime::Error::new(JsException),
+      CallFailure::Host(msg) => wasmtime::Error::msg(msg),
+    }
+  }
 }
 
 /// The calling instance, given to host functions defined with `{ caller: true }`
@@ -229,21 +337,15 @@ impl Caller {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Caller.html#method.get_export>
   #[napi(catch_unwind, ts_return_type = "WasmFunction | Memory | Table | Global | undefined")]
   pub fn get_export<'env>(&self, env: &'env Env, name: String) -> Result<Unknown<'env>> {
-    if !self.store.is_active_caller(self.ptr, self.call) {
-      return Err(throw(env, Kind::Error, error::INVALID_ARGUMENT, "this Caller is only valid during the host call it was given to"));
-    }
-    // SAFETY: the pointer is registered as a running host call (checked
-    // above), whose host function is blocked in the JavaScript call we are in.
-    let caller = unsafe { &mut *self.ptr };
-    let value = match caller.get_export(&name) {
-      Some(ext) => extern_to_js(env, &self.store, &mut *caller, ext, &name)?,
+    let value = self.store.with_caller(env, self.ptr, self.call, |caller| match caller.get_export(&name) {
+      Some(ext) => extern_to_js(env, &self.store, &mut *caller, ext, &name),
       None => {
         let mut u = ptr::null_mut();
         // SAFETY: the current call's env.
         unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
-        u
+        Ok(u)
       }
-    };
+    })?;
     // SAFETY: made on `env` in this call.
     Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
   }

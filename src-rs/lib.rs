@@ -8,6 +8,7 @@
 
 mod aligned;
 mod artifact;
+mod async_call;
 mod code_memory;
 mod engine;
 mod error;

@@ -35,6 +35,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::ptr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{AsContextMut, Caller, StoreContextMut};
@@ -52,12 +53,24 @@ pub(crate) struct StoreData {
   pub(crate) limits: Limiter,
   /// `store.setDeadline(ms)`: calls still running then trap with `interrupt`.
   pub(crate) deadline: Option<Instant>,
+  /// Counts `store.interrupt()` calls (shared with the `StoreShared`).
+  pub(crate) interrupts: Arc<AtomicU64>,
+  /// `interrupts` when the running outermost call began: a call traps with
+  /// `interrupt` once the count moves past it.
+  pub(crate) generation: u64,
+  /// While the store runs a `callAsync` on a pool thread: the way back to the
+  /// JavaScript thread (host calls) and the call's stop flag.
+  pub(crate) remote: Option<Arc<crate::async_call::Link>>,
 }
 
-// SAFETY: a store is used only on the JavaScript thread that created it: the
-// `Store` object cannot move to another thread (napi objects are bound to their
-// environment), and wasmtime only calls host functions on the thread that
-// called into wasm. `Send` is required by wasmtime-wasi's linker signature.
+// SAFETY: a store is used on the JavaScript thread that created it, or, during
+// a `callAsync`, moved whole to one pool thread (async_call.rs), which gives
+// the JavaScript thread its `Caller` only while it waits (see `HostReply`).
+// What is bound to the JavaScript thread is only touched there: `shared` is
+// dereferenced by conversions and host calls, which run on that thread (on a
+// pool thread, `on_epoch` reads `remote` instead, and host.rs sends JavaScript
+// host calls back); a `JsRef` deletes its reference only on its own thread.
+// `Send` is required by wasmtime's async calls and by wasmtime-wasi.
 unsafe impl Send for StoreData {}
 
 /// wasmtime's [`StoreLimits`](wasmtime::StoreLimits), counting what linear
@@ -100,6 +113,17 @@ impl wasmtime::ResourceLimiter for Limiter {
   }
 }
 
+/// A host call whose `Caller` JavaScript may use while it runs.
+#[derive(Clone)]
+struct HostEntry {
+  caller: *mut Caller<'static, StoreData>,
+  /// The number of the host call it belongs to.
+  call: u64,
+  /// For a call from wasm running on a pool thread: the state that says when
+  /// the JavaScript thread may use the caller (see `HostReply`).
+  remote: Option<Arc<crate::async_call::HostReply>>,
+}
+
 /// Native stack a call into wasm needs beyond the engine's wasm stack budget:
 /// host-call trampolines, napi and V8's entry frames below wasmtime's limit.
 const STACK_RESERVE: usize = 96 << 10;
@@ -114,9 +138,14 @@ pub(crate) struct StoreShared {
   /// ArrayBuffers over this store's linear memory whose backing store V8 has
   /// not released yet. The wasmtime store is freed only when this is 0.
   live_views: Cell<usize>,
-  /// Callers of host functions now running JavaScript, innermost last, each
-  /// with the number of the host call it belongs to.
-  callers: RefCell<Vec<(*mut Caller<'static, StoreData>, u64)>>,
+  /// Callers of host functions now running JavaScript, innermost last.
+  callers: RefCell<Vec<HostEntry>>,
+  /// The wasmtime store is on a pool thread, running a `callAsync`.
+  away: Cell<bool>,
+  /// `callAsync` calls waiting for the store, first first.
+  pub(crate) queue: RefCell<std::collections::VecDeque<crate::async_call::Queued>>,
+  /// Counts `store.interrupt()` calls; read by running calls at each epoch.
+  interrupts: Arc<AtomicU64>,
   /// Numbers host calls, so a `Caller` object kept past its call is refused
   /// even if a later call's caller sits at the same address.
   host_calls: Cell<u64>,
@@ -140,6 +169,10 @@ pub(crate) struct StoreShared {
   epochs: bool,
   pub(crate) env: sys::napi_env,
   pub(crate) engine: wasmtime::Engine,
+  /// The threads that run this store's `callAsync` calls (its engine's).
+  pub(crate) pool: Arc<crate::pool::Pool>,
+  /// This very `StoreShared`, for the calls that need a counted handle.
+  me: std::rc::Weak<StoreShared>,
 }
 
 thread_local! {
@@ -214,8 +247,16 @@ fn js_can_run(env: sys::napi_env) -> bool {
 /// being torn down; otherwise check again next tick.
 fn on_epoch(cx: StoreContextMut<'_, StoreData>) -> wasmtime::Result<wasmtime::UpdateDeadline> {
   let data = cx.data();
-  if data.deadline.is_some_and(|d| Instant::now() >= d) {
+  if data.deadline.is_some_and(|d| Instant::now() >= d) || data.interrupts.load(Ordering::Relaxed) != data.generation {
     return Err(wasmtime::Trap::Interrupt.into());
+  }
+  if let Some(link) = &data.remote {
+    // Off the JavaScript thread: the call's own flag says whether its
+    // environment is going away.
+    if link.stopped() {
+      return Err(wasmtime::Trap::Interrupt.into());
+    }
+    return Ok(wasmtime::UpdateDeadline::Continue(1));
   }
   // SAFETY: `shared` points at the live StoreShared that owns this store,
   // which is running a call on its own thread.
@@ -250,7 +291,11 @@ impl StoreShared {
       wasi: None,
       limits: Limiter { limits, grown: 0 },
       deadline: None,
+      interrupts: Arc::new(AtomicU64::new(0)),
+      generation: 0,
+      remote: None,
     };
+    let interrupts = data.interrupts.clone();
     let mut store = wasmtime::Store::new(&engine.engine, data);
     // Limits on instance, table and memory counts are read when the limiter
     // is installed: `limits` is final here.
@@ -259,12 +304,15 @@ impl StoreShared {
       store.epoch_deadline_callback(on_epoch);
       store.set_epoch_deadline(1);
     }
-    let shared = Rc::new(StoreShared {
+    let shared = Rc::new_cyclic(|me| StoreShared {
       inner: RefCell::new(Some(store)),
       raw: RefCell::new(Vec::new()),
       disposed: Cell::new(false),
       live_views: Cell::new(0),
       callers: RefCell::new(Vec::new()),
+      away: Cell::new(false),
+      queue: RefCell::new(std::collections::VecDeque::new()),
+      interrupts,
       host_calls: Cell::new(0),
       roots: Cell::new(ptr::null_mut()),
       rooted: RefCell::new(HashSet::new()),
@@ -275,6 +323,8 @@ impl StoreShared {
       epochs: engine.epochs,
       env: env.raw(),
       engine: engine.engine.clone(),
+      pool: engine.pool.clone(),
+      me: me.clone(),
     });
     LIVE_STORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ptr = Rc::as_ptr(&shared);
@@ -300,31 +350,62 @@ impl StoreShared {
     if self.disposed.get() {
       return Err(Self::disposed_error(env));
     }
-    match self.inner.try_borrow_mut() {
-      Ok(mut slot) => match slot.as_mut() {
-        Some(store) => {
-          let r = f(store.as_context_mut());
-          self.report_growth(env, store.data_mut());
-          r
-        }
-        None => Err(Self::disposed_error(env)),
+    let Ok(mut slot) = self.inner.try_borrow_mut() else {
+      return self.with_top_caller(env, f);
+    };
+    if let Some(store) = slot.as_mut() {
+      let r = f(store.as_context_mut());
+      self.report_growth(env, store.data_mut());
+      return r;
+    }
+    drop(slot);
+    if self.away.get() {
+      return self.with_top_caller(env, f);
+    }
+    Err(Self::disposed_error(env))
+  }
+
+  /// `with` while the store is borrowed by a call: through the innermost host
+  /// call's `Caller`, if one is running JavaScript.
+  fn with_top_caller<T>(&self, env: &Env, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> Result<T>) -> Result<T> {
+    let top = self.callers.borrow().last().cloned();
+    match top {
+      Some(entry) => self.with_entry(env, &entry, |caller| f(caller.as_context_mut())),
+      None => Err(self.busy_error(env)),
+    }
+  }
+
+  /// Runs `f` with the caller of `entry`, a host call registered in `callers`.
+  fn with_entry<T>(&self, env: &Env, entry: &HostEntry, f: impl FnOnce(&mut Caller<'static, StoreData>) -> Result<T>) -> Result<T> {
+    let _claim = match &entry.remote {
+      None => None,
+      Some(reply) => match reply.claim() {
+        Some(claim) => Some(claim),
+        None => return Err(self.busy_error(env)),
       },
-      Err(_) => {
-        let top = self.callers.borrow().last().map(|(c, _)| *c);
-        match top {
-          // SAFETY: the pointer was registered by `enter_host` from a live
-          // `&mut Caller` whose host call is on the stack below us, blocked in
-          // a JavaScript call; that host call does not touch its caller until
-          // the JavaScript call returns, and unregisters it before then.
-          Some(caller) => {
-            let caller = unsafe { &mut *caller };
-            let r = f(caller.as_context_mut());
-            self.report_growth(env, caller.data_mut());
-            r
-          }
-          None => Err(throw(env, Kind::Error, error::STORE_BUSY, "this Store is in the middle of another operation; wait for it to return")),
-        }
-      }
+    };
+    // SAFETY: the pointer was registered by `enter_host` from a live
+    // `&mut Caller` of a host call that is blocked until JavaScript is done
+    // with it: on this thread's stack below us, in a JavaScript call that
+    // unregisters it before returning; or, for a call from a pool thread, a
+    // host call waiting for its reply, which does not touch its caller while
+    // the claim taken above is held (see `HostReply`).
+    let caller = unsafe { &mut *entry.caller };
+    let r = f(caller);
+    self.report_growth(env, caller.data_mut());
+    r
+  }
+
+  fn busy_error(&self, env: &Env) -> napi::Error {
+    if self.away.get() {
+      throw(
+        env,
+        Kind::Error,
+        error::STORE_BUSY,
+        "this Store is running an async call (callAsync); wait for its Promise (or stop it with store.interrupt()) before using the store synchronously",
+      )
+    } else {
+      throw(env, Kind::Error, error::STORE_BUSY, "this Store is in the middle of another operation; wait for it to return")
     }
   }
 
@@ -332,7 +413,16 @@ impl StoreShared {
   /// the thread has the stack the engine's wasm budget needs, and traps with
   /// `stack_overflow` instead of entering when it does not.
   pub(crate) fn enter<T>(&self, env: &Env, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> Result<T>) -> Result<T> {
-    if self.callers.borrow().is_empty() {
+    if self.away.get() {
+      return Err(throw(
+        env,
+        Kind::Error,
+        error::STORE_BUSY,
+        "this Store is running an async call (callAsync), so its wasm cannot be called synchronously now, not even from a host function of that call; await the call, or use fn.callAsync, which waits its turn",
+      ));
+    }
+    let outer = self.callers.borrow().is_empty();
+    if outer {
       if let Some(floor) = stack_floor() {
         let here = &floor as *const usize as usize;
         let left = here.saturating_sub(floor);
@@ -351,7 +441,17 @@ impl StoreShared {
         }
       }
     }
-    self.with(env, f)
+    let r = self.with(env, |mut cx| {
+      if outer {
+        cx.data_mut().generation = self.interrupts.load(Ordering::Relaxed);
+      }
+      f(cx)
+    });
+    if outer && !self.queue.borrow().is_empty() {
+      // callAsync calls queued by host functions of this call start now.
+      crate::async_call::pump(env, self);
+    }
+    r
   }
 
   fn report_growth(&self, env: &Env, data: &mut StoreData) {
@@ -373,8 +473,8 @@ impl StoreShared {
   /// back into wasm.
   pub(crate) fn enter_host<R>(&self, caller: &mut Caller<'_, StoreData>, call: u64, js: impl FnOnce() -> R) -> R {
     let ptr = caller as *mut Caller<'_, StoreData> as *mut Caller<'static, StoreData>;
-    self.callers.borrow_mut().push((ptr, call));
-    struct Pop<'a>(&'a RefCell<Vec<(*mut Caller<'static, StoreData>, u64)>>);
+    self.callers.borrow_mut().push(HostEntry { caller: ptr, call, remote: None });
+    struct Pop<'a>(&'a RefCell<Vec<HostEntry>>);
     impl Drop for Pop<'_> {
       fn drop(&mut self) {
         self.0.borrow_mut().pop();
@@ -384,9 +484,82 @@ impl StoreShared {
     js()
   }
 
-  /// Whether `caller` of host call `call` is running now.
-  pub(crate) fn is_active_caller(&self, caller: *mut Caller<'static, StoreData>, call: u64) -> bool {
-    self.callers.borrow().contains(&(caller, call))
+  /// Registers the caller of a host call made by wasm on a pool thread, which
+  /// waits on `reply`; JavaScript may use it (under `reply`'s claim) until
+  /// `leave_remote`.
+  pub(crate) fn enter_remote(&self, caller: *mut Caller<'static, StoreData>, call: u64, reply: Arc<crate::async_call::HostReply>) {
+    self.callers.borrow_mut().push(HostEntry { caller, call, remote: Some(reply) });
+  }
+
+  /// Unregisters the host call `call` made from a pool thread.
+  pub(crate) fn leave_remote(&self, call: u64) {
+    self.callers.borrow_mut().retain(|e| e.remote.is_none() || e.call != call);
+  }
+
+  /// Runs `f` with `caller` of host call `call`, if that call is running and
+  /// its caller usable now; otherwise throws.
+  pub(crate) fn with_caller<T>(
+    &self,
+    env: &Env,
+    caller: *mut Caller<'static, StoreData>,
+    call: u64,
+    f: impl FnOnce(&mut Caller<'static, StoreData>) -> Result<T>,
+  ) -> Result<T> {
+    let entry = self.callers.borrow().iter().find(|e| e.caller == caller && e.call == call).cloned();
+    match entry {
+      Some(entry) => self.with_entry(env, &entry, f),
+      None => Err(throw(env, Kind::Error, error::INVALID_ARGUMENT, "this Caller is only valid during the host call it was given to")),
+    }
+  }
+
+  /// `store.interrupt()`: every call running or queued now traps with
+  /// `interrupt`.
+  pub(crate) fn interrupt(&self) {
+    self.interrupts.fetch_add(1, Ordering::Relaxed);
+  }
+
+  /// The number of `interrupt()` calls so far.
+  pub(crate) fn interrupts(&self) -> u64 {
+    self.interrupts.load(Ordering::Relaxed)
+  }
+
+  /// A counted handle of this store.
+  pub(crate) fn rc(&self) -> Option<Rc<StoreShared>> {
+    self.me.upgrade()
+  }
+
+  /// Whether a `callAsync` could take the store now: it is here, not
+  /// borrowed by a call, and not disposed.
+  pub(crate) fn can_start(&self) -> bool {
+    !self.away.get() && !self.disposed.get() && self.inner.try_borrow_mut().is_ok_and(|s| s.is_some())
+  }
+
+  /// Moves the wasmtime store out, for a call on a pool thread; `None` when
+  /// it is borrowed, away or freed.
+  pub(crate) fn take_away(&self) -> Option<wasmtime::Store<StoreData>> {
+    if self.disposed.get() {
+      return None;
+    }
+    let store = self.inner.try_borrow_mut().ok()?.take()?;
+    self.away.set(true);
+    Some(store)
+  }
+
+  /// Puts back the store a call on a pool thread had, and reports what its
+  /// memories grew by meanwhile.
+  pub(crate) fn come_back(&self, env: &Env, mut store: wasmtime::Store<StoreData>) {
+    store.data_mut().remote = None;
+    self.callers.borrow_mut().retain(|e| e.remote.is_none());
+    self.report_growth(env, store.data_mut());
+    self.away.set(false);
+    if let Ok(mut slot) = self.inner.try_borrow_mut() {
+      *slot = Some(store);
+    }
+  }
+
+  /// The raw-loaded code this store holds, for a call that runs elsewhere.
+  pub(crate) fn holds(&self) -> Vec<Arc<RawCode>> {
+    self.raw.borrow().clone()
   }
 
   /// Keeps `code` loaded for as long as this store lives.
@@ -633,7 +806,7 @@ impl Store {
   /// soon as no `memory.buffer` ArrayBuffer over its memory is left.
   #[napi(catch_unwind)]
   pub fn dispose(&self, env: Env) -> Result<()> {
-    if self.shared.inner.try_borrow_mut().is_err() {
+    if self.shared.inner.try_borrow_mut().is_err() || self.shared.away.get() {
       return Err(throw(&env, Kind::Error, error::STORE_BUSY, "cannot dispose a Store while it is running a call; dispose it after the call returns"));
     }
     self.shared.dispose();
@@ -688,6 +861,21 @@ impl Store {
       cx.data_mut().deadline = deadline;
       Ok(())
     })
+  }
+
+  /// Makes every call into this store that is running or queued now trap with
+  /// `interrupt` within a few milliseconds (at its next epoch check, or at
+  /// once if it waits for a host function's Promise), whether it runs on the
+  /// JavaScript thread or off it (`callAsync`). Calls made afterwards are not
+  /// affected. Needs an engine with `epochInterruption` (the default).
+  #[napi(catch_unwind)]
+  pub fn interrupt(&self, env: Env) -> Result<()> {
+    if !self.shared.epochs {
+      return Err(throw(&env, Kind::Error, error::CONFIG, "interrupt() needs an engine with epochInterruption (the default); this engine was made with { epochInterruption: false }"));
+    }
+    self.shared.interrupt();
+    self.shared.engine.increment_epoch();
+    Ok(())
   }
 
   /// Runs a garbage collection of the store's GC heap (externrefs that wasm

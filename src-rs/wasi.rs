@@ -599,7 +599,7 @@ pub fn run_wasi_command_async(
   };
   let hook_ptr = hook.0;
   let job_run = run_state.clone();
-  crate::pool::spawn(move || {
+  engine.pool.spawn(move || {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&wasm, ctx, limits, fuel, deadline, epochs, job_run.clone())))
       .unwrap_or_else(|_| Err(Failure::Setup(error::PANIC, "the WASI run panicked inside the native addon; please report this".into())));
     let outcome = outcome.map(|code| (code, stdout.map(|p| p.contents().to_vec()), stderr.map(|p| p.contents().to_vec())));

@@ -118,9 +118,20 @@ export interface EngineOptions {
    * all stores of the engine hold at once (instantiation past them fails).
    */
   pooling?: boolean | native.PoolingOptions
+  /**
+   * Bytes of the fiber stack each `fn.callAsync` runs on (default 2 MiB, or
+   * `maxWasmStack` plus 1 MiB if larger); must exceed `maxWasmStack`.
+   */
+  asyncStackSize?: number
+  /**
+   * Threads that run this engine's `callAsync` calls and WASI runs, in a pool
+   * of its own (1 to 256). Default: the pool all engines share, one thread per
+   * core (`WASMTIME_NAPI_THREADS` changes that).
+   */
+  asyncThreads?: number
 }
 
-const ENGINE_OPTIONS = ['target', 'optLevel', 'parallelCompilation', 'nativeUnwindInfo', 'consumeFuel', 'epochInterruption', 'maxWasmStack', 'cpuFeatures', 'pooling'] as const
+const ENGINE_OPTIONS = ['target', 'optLevel', 'parallelCompilation', 'nativeUnwindInfo', 'consumeFuel', 'epochInterruption', 'maxWasmStack', 'cpuFeatures', 'pooling', 'asyncStackSize', 'asyncThreads'] as const
 const POOLING_OPTIONS = ['totalCoreInstances', 'totalMemories', 'totalTables', 'maxMemorySize'] as const
 const STORE_OPTIONS = ['memorySize', 'tableElements', 'instances', 'tables', 'memories'] as const
 

@@ -1,0 +1,299 @@
+// fn.callAsync: calls into wasm on the native thread pool, host functions
+// that return Promises, busy stores, interrupts, fiber stacks.
+import test from 'ava'
+import { readFile, writeFile, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Engine, Instance, Linker, Module, Store, WasmTrap, stats } from '../index.mjs'
+import { runNode } from './helpers.mjs'
+
+const WAT = `(module
+  (import "host" "get" (func $get (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (func (export "swap") (param i32 i64) (result i64 i32) local.get 1 local.get 0)
+  (func (export "id") (param externref) (result externref) local.get 0)
+  (func (export "viaHost") (param i32) (result i32) local.get 0 call $get i32.const 1 i32.add)
+  (func (export "twice") (param i32) (result i32) local.get 0 call $get local.get 0 call $get i32.add)
+  (func $rec (export "recurse") (param i32) (result i32) local.get 0 i32.const 1 i32.add call $rec)
+  (func (export "spin") (loop br 0)))`
+
+/** A store with WAT instantiated; `host.get` is whatever `get` says. */
+function setup(engine = new Engine(), get = (x) => x * 2) {
+  const module = new Module(WAT, engine)
+  const store = new Store(engine)
+  const linker = new Linker(engine)
+  const box = { get }
+  linker.func('host', 'get', { params: ['i32'], results: ['i32'] }, (x) => box.get(x))
+  const inst = linker.instantiate(store, module)
+  return { store, box, ...inst.exports }
+}
+
+test('callAsync gives what the synchronous call gives: numbers, BigInts, several results, externrefs', async (t) => {
+  const { add, swap, id, viaHost } = setup()
+  t.is(await add.callAsync(2, 3), add(2, 3))
+  t.deepEqual(await swap.callAsync(7, 9n), swap(7, 9n))
+  const o = { any: 'object' }
+  t.is(await id.callAsync(o), o)
+  t.is(await id.callAsync(null), null)
+  t.is(await viaHost.callAsync(5), 11)
+  const p = add.callAsync(1, 2)
+  t.true(p instanceof Promise)
+  await p
+  // Argument errors reject, coded, like the synchronous call's throws.
+  await t.throwsAsync(add.callAsync(1), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /takes 2 argument/ })
+  await t.throwsAsync(add.callAsync('x', 1), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /argument 0/ })
+  t.throws(() => id.callAsync.call({}, 1), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /wasm function/ })
+})
+
+test('the JavaScript thread runs while the guest does, and store.interrupt() stops it', async (t) => {
+  const { spin, add, store } = setup()
+  let ticks = 0
+  const timer = setInterval(() => {
+    if (++ticks === 20) store.interrupt()
+  }, 1)
+  const e = await t.throwsAsync(spin.callAsync(), { instanceOf: WasmTrap })
+  clearInterval(timer)
+  t.is(e.trapCode, 'interrupt')
+  t.true(ticks >= 20, 'timers fired while the guest ran')
+  // The store works again, synchronously and not.
+  t.is(add(1, 1), 2)
+  t.is(await add.callAsync(2, 2), 4)
+})
+
+test('store.setDeadline applies to async calls', async (t) => {
+  const { spin, store } = setup()
+  store.setDeadline(50)
+  const e = await t.throwsAsync(spin.callAsync(), { instanceOf: WasmTrap })
+  t.is(e.trapCode, 'interrupt')
+})
+
+test('a host function may return a Promise: the guest waits for its value', async (t) => {
+  const { viaHost, twice, box } = setup()
+  const order = []
+  box.get = async (x) => {
+    order.push(`host ${x}`)
+    await new Promise((r) => setTimeout(r, 5))
+    order.push(`settled ${x}`)
+    return x * 10
+  }
+  t.is(await viaHost.callAsync(4), 41)
+  t.is(await twice.callAsync(3), 60)
+  t.deepEqual(order, ['host 4', 'settled 4', 'host 3', 'settled 3', 'host 3', 'settled 3'])
+  // Synchronous host functions serve async calls too, on the JavaScript thread.
+  box.get = (x) => x + 100
+  t.is(await twice.callAsync(1), 202)
+})
+
+test('a rejection unwinds the guest and rejects callAsync with that very value; so does a throw', async (t) => {
+  const { viaHost, box, add } = setup()
+  const err = new Error('from the host')
+  box.get = () => Promise.reject(err)
+  t.is(await viaHost.callAsync(1).catch((e) => e), err)
+  const thrown = { not: 'an Error' }
+  box.get = () => {
+    throw thrown
+  }
+  t.is(await viaHost.callAsync(1).catch((e) => e), thrown)
+  box.get = async () => 'not a number'
+  await t.throwsAsync(viaHost.callAsync(1), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /result of host function host\.get/ })
+  t.is(add(1, 2), 3)
+})
+
+test('in a synchronous call, a host function that returns a Promise is a coded error (and its rejection is not left unhandled)', async (t) => {
+  const { viaHost, box } = setup()
+  box.get = () => Promise.reject(new Error('nobody waits for this'))
+  t.throws(() => viaHost(1), { code: 'ERR_WASMTIME_HOST_PROMISE', message: /callAsync/ })
+  box.get = async (x) => x
+  t.throws(() => viaHost(1), { code: 'ERR_WASMTIME_HOST_PROMISE' })
+  // A rejection left unhandled would fail this test (ava reports it).
+  await new Promise((r) => setTimeout(r, 20))
+  t.pass()
+})
+
+test('host functions of import objects may return Promises too', async (t) => {
+  const engine = new Engine()
+  const module = new Module(WAT, engine)
+  const store = new Store(engine)
+  const inst = new Instance(store, module, { host: { get: async (x) => x * 3 } })
+  t.is(await inst.exports.viaHost.callAsync(2), 7)
+})
+
+test('a host function that awaits fs.promises.readFile feeds the guest through its memory', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wasmtime-napi-'))
+  const file = join(dir, 'input.txt')
+  await writeFile(file, 'read by an async host function')
+  const wat = `(module
+    (import "fs" "read" (func $read (param i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    ;; reads the file into memory at 64 and returns the sum of its bytes
+    (func (export "sum") (result i32) (local $n i32) (local $i i32) (local $s i32)
+      (local.set $n (call $read (i32.const 64) (i32.const 1024)))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $s (i32.add (local.get $s) (i32.load8_u offset=64 (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+      (local.get $s)))`
+  const engine = new Engine()
+  const store = new Store(engine)
+  const linker = new Linker(engine)
+  linker.func('fs', 'read', { params: ['i32', 'i32'], results: ['i32'] }, async (caller, ptr, max) => {
+    const data = await readFile(file)
+    // After the await: the guest still waits, and its memory is reachable.
+    const n = Math.min(data.length, max)
+    new Uint8Array(caller.getExport('memory').buffer, ptr, n).set(data.subarray(0, n))
+    return n
+  }, { caller: true })
+  const { sum, memory } = linker.instantiate(store, new Module(wat, engine)).exports
+  const expected = [...Buffer.from('read by an async host function')].reduce((a, b) => a + b, 0)
+  t.is(await sum.callAsync(), expected)
+  t.is(Buffer.from(memory.buffer, 64, 30).toString(), 'read by an async host function')
+  t.throws(() => sum(), { code: 'ERR_WASMTIME_HOST_PROMISE' })
+})
+
+test('a busy store: sync calls throw ERR_WASMTIME_STORE_BUSY, a second callAsync waits its turn', async (t) => {
+  const { viaHost, add, store, memory, box } = setup()
+  let release, entered
+  const gate = new Promise((r) => (release = r))
+  const inFirst = new Promise((r) => (entered = r))
+  const order = []
+  box.get = async (x) => {
+    order.push(`in ${x}`)
+    if (x === 1) {
+      entered()
+      await gate
+    }
+    return x
+  }
+  const first = viaHost.callAsync(1).then((v) => order.push(`first ${v}`))
+  const second = viaHost.callAsync(2).then((v) => order.push(`second ${v}`))
+  const third = add.callAsync(5, 5).then((v) => order.push(`third ${v}`))
+  await inFirst
+  await new Promise((r) => setTimeout(r, 20))
+  t.deepEqual(order, ['in 1'], 'the second call waits while the first runs')
+  t.throws(() => add(1, 2), { code: 'ERR_WASMTIME_STORE_BUSY', message: /callAsync/ })
+  t.throws(() => store.dispose(), { code: 'ERR_WASMTIME_STORE_BUSY' })
+  // While the guest waits for a host function, its memory is reachable.
+  t.true(memory.buffer instanceof ArrayBuffer)
+  release()
+  await Promise.all([first, second, third])
+  t.deepEqual(order, ['in 1', 'first 2', 'in 2', 'second 3', 'third 10'])
+  t.is(add(1, 2), 3)
+})
+
+test('while a guest computes off the thread, its store cannot be used at all', async (t) => {
+  const { spin, memory, store } = setup()
+  const running = spin.callAsync()
+  t.throws(() => memory.buffer, { code: 'ERR_WASMTIME_STORE_BUSY', message: /store\.interrupt\(\)/ })
+  t.throws(() => store.setFuel(1), { code: 'ERR_WASMTIME_STORE_BUSY' })
+  store.interrupt()
+  t.is((await running.catch((e) => e)).trapCode, 'interrupt')
+  t.true(memory.buffer instanceof ArrayBuffer)
+})
+
+test('a host function of an async call cannot call back into its store synchronously', async (t) => {
+  const { viaHost, add, box } = setup()
+  box.get = () => add(1, 2)
+  await t.throwsAsync(viaHost.callAsync(1), { code: 'ERR_WASMTIME_STORE_BUSY', message: /not even from a host function/ })
+  box.get = (x) => x
+  t.is(await viaHost.callAsync(1), 2)
+})
+
+test('store.interrupt() stops a guest that waits for a Promise that never settles, and the calls queued behind it', async (t) => {
+  const { viaHost, add, store, box } = setup()
+  box.get = () => new Promise(() => {})
+  const waiting = viaHost.callAsync(1)
+  const queued = add.callAsync(1, 2)
+  await new Promise((r) => setTimeout(r, 20))
+  store.interrupt()
+  t.is((await waiting.catch((e) => e)).trapCode, 'interrupt')
+  t.is((await queued.catch((e) => e)).trapCode, 'interrupt')
+  // Calls made after the interrupt run.
+  t.is(await add.callAsync(2, 3), 5)
+  t.is(add(2, 3), 5)
+})
+
+test('async calls on different stores run in parallel, up to the engine pool size (asyncThreads)', async (t) => {
+  for (const threads of [2, 1]) {
+    const engine = new Engine({ asyncThreads: threads })
+    t.is(engine.asyncThreads, threads)
+    const a = setup(engine)
+    const b = setup(engine)
+    const order = []
+    const spinning = a.spin.callAsync().catch((e) => order.push(`spin ${e.trapCode}`))
+    // With two threads the quick call ends while the other guest spins; with
+    // one it waits until that guest is interrupted (by the fallback below).
+    const fallback = setTimeout(() => a.store.interrupt(), 300)
+    await b.add.callAsync(1, 2).then((v) => order.push(`add ${v}`))
+    a.store.interrupt()
+    await spinning
+    clearTimeout(fallback)
+    t.deepEqual(order, threads === 2 ? ['add 3', 'spin interrupt'] : ['spin interrupt', 'add 3'], `asyncThreads: ${threads}`)
+  }
+  t.is(new Engine().asyncThreads, stats().threads)
+  t.throws(() => new Engine({ asyncThreads: 0 }), { code: 'ERR_WASMTIME_CONFIG', message: /asyncThreads/ })
+  t.throws(() => new Engine({ asyncThreads: 1000 }), { code: 'ERR_WASMTIME_CONFIG', message: /asyncThreads/ })
+})
+
+test('async calls run on fiber stacks of asyncStackSize: deep recursion traps with stack_overflow there', async (t) => {
+  const engine = new Engine({ maxWasmStack: 64 << 10, asyncStackSize: 256 << 10 })
+  const { recurse, add } = setup(engine)
+  const e = await t.throwsAsync(recurse.callAsync(0), { instanceOf: WasmTrap })
+  t.is(e.trapCode, 'stack_overflow')
+  t.is(await add.callAsync(1, 1), 2)
+  const big = setup(new Engine({ maxWasmStack: 4 << 20, asyncStackSize: 5 << 20 }))
+  t.is((await big.recurse.callAsync(0).catch((e) => e)).trapCode, 'stack_overflow')
+  t.throws(() => new Engine({ maxWasmStack: 1 << 20, asyncStackSize: 1 << 20 }), { code: 'ERR_WASMTIME_CONFIG', message: /asyncStackSize/ })
+})
+
+test('a worker terminated, or a process exiting, during callAsync goes cleanly (spinning or waiting for a host Promise)', async (t) => {
+  const script = (mode) => `
+    const { Worker, isMainThread } = require('node:worker_threads')
+    const w = require(${JSON.stringify(new URL('../dist/index.js', import.meta.url).pathname)})
+    const wat = ${JSON.stringify(WAT)}
+    function start() {
+      const engine = new w.Engine()
+      const store = new w.Store(engine)
+      const linker = new w.Linker(engine)
+      linker.func('host', 'get', { params: ['i32'], results: ['i32'] }, () => new Promise(() => {}))
+      const e = linker.instantiate(store, new w.Module(wat, engine)).exports
+      e.spin.callAsync().catch(() => {})
+      e.viaHost.callAsync(1).catch(() => {})
+      const other = new w.Store(engine)
+      const f = linker.instantiate(other, new w.Module(wat, engine)).exports
+      f.viaHost.callAsync(1).catch(() => {})
+    }
+    if (${mode === 'exit'}) {
+      start()
+      setTimeout(() => process.exit(0), 50)
+    } else if (isMainThread) {
+      let left = 5
+      const next = () => {
+        const worker = new Worker(__filename)
+        worker.on('message', () => setTimeout(() => worker.terminate().then(() => (--left ? next() : console.log('ok'))), 20))
+      }
+      next()
+    } else {
+      start()
+      require('node:worker_threads').parentPort.postMessage('started')
+    }`
+  for (const mode of ['worker', 'exit']) {
+    const dir = await mkdtemp(join(tmpdir(), 'wasmtime-napi-'))
+    const file = join(dir, 'case.cjs')
+    await writeFile(file, script(mode))
+    const r = await runNode([file])
+    t.is(r.signal, null, `${mode}: ${r.stderr}`)
+    t.is(r.code, 0, `${mode}: ${r.stderr}`)
+    if (mode === 'worker') t.is(r.stdout.trim(), 'ok')
+  }
+})
+
+test('a store whose handles are all dropped during callAsync still settles the call', async (t) => {
+  const p = (() => {
+    const { add } = setup()
+    return add.callAsync(20, 22)
+  })()
+  globalThis.gc?.()
+  t.is(await p, 42)
+})
