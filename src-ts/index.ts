@@ -493,12 +493,21 @@ export type Results<R extends readonly ValType[], Map extends 'from' | 'to'> = R
 export type TypedFunc<P extends readonly ValType[], R extends readonly ValType[]> = ((...args: Values<P, 'to'>) => Results<R, 'from'>) & {
   readonly params: ValType[]
   readonly results: ValType[]
+  /** The same call off the JavaScript thread (see `WasmFunction.callAsync`). */
+  callAsync(...args: Values<P, 'to'>): Promise<Results<R, 'from'>>
 }
 
-/** A host function for parameters `P` and results `R` (`linker.func`). */
-export type HostFunc<P extends readonly ValType[], R extends readonly ValType[]> = (...args: Values<P, 'from'>) => Results<R, 'to'>
+/**
+ * A host function for parameters `P` and results `R` (`linker.func`). It may
+ * return a Promise, which a guest in `callAsync` waits for (a synchronous
+ * call throws `ERR_WASMTIME_HOST_PROMISE` instead).
+ */
+export type HostFunc<P extends readonly ValType[], R extends readonly ValType[]> = (...args: Values<P, 'from'>) => Results<R, 'to'> | Promise<Results<R, 'to'>>
 /** The same, with the calling instance first (`{ caller: true }`). */
-export type HostFuncWithCaller<P extends readonly ValType[], R extends readonly ValType[]> = (caller: Caller, ...args: Values<P, 'from'>) => Results<R, 'to'>
+export type HostFuncWithCaller<P extends readonly ValType[], R extends readonly ValType[]> = (
+  caller: Caller,
+  ...args: Values<P, 'from'>
+) => Results<R, 'to'> | Promise<Results<R, 'to'>>
 
 export type ExportValue = WasmFunction | Memory | Table | Global
 export type Exports = Readonly<Record<string, ExportValue>>

@@ -35,11 +35,18 @@ const memory: Memory = instance.getMemory('memory')
 export const bytes: ArrayBuffer = memory.buffer
 const f: WasmFunction = instance.getFunc('add')
 export const results: ValType[] = f.results
+export const later: Promise<unknown> = f.callAsync(1, 2)
+export const typedLater: Promise<number> = add.callAsync(1, 2)
+// @ts-expect-error: callAsync takes the same parameters
+add.callAsync('1', 2)
 // @ts-expect-error: wrapping native handles is internal
 Instance.wrap
 
 // Host functions are typed from their params and results.
 const linker = new Linker(engine)
+linker.func('env', 'fetch', { params: ['i32'], results: ['i32'] }, async (n) => n + 1)
+// @ts-expect-error: the Promise must carry the declared result
+linker.func('env', 'fetch2', { params: ['i32'], results: ['i32'] }, async (n) => String(n))
 linker.func('env', 'log', { params: ['i32', 'i64'], results: [] }, (a, b) => {
   const n: number = a
   const big: bigint = b
