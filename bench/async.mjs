@@ -4,13 +4,87 @@
 // same size; RSS of workers sharing one module against each loading its own.
 import { readFileSync, existsSync } from 'node:fs'
 import { homedir, cpus } from 'node:os'
+import { randomFill } from 'node:crypto'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 
 process.removeAllListeners('warning') // node:wasi's ExperimentalWarning, once per worker
-import { Engine, Module, readPrecompiledSync, runWasiCommand, runWasiCommandAsync, stats } from '../index.mjs'
+import { Engine, Linker, Module, Store, readPrecompiledSync, runWasiCommand, runWasiCommandAsync, stats } from '../index.mjs'
+
+// --- the price of going off the thread: callAsync against a synchronous call,
+// and a host call from an async call against one from a synchronous call
+{
+  const engine = new Engine()
+  const linker = new Linker(engine)
+  linker.func('h', 'sync', { params: ['i32'], results: ['i32'] }, (x) => x + 1)
+  linker.func('h', 'promise', { params: ['i32'], results: ['i32'] }, async (x) => x + 1)
+  const module = new Module(`(module
+    (import "h" "sync" (func $s (param i32) (result i32)))
+    (import "h" "promise" (func $p (param i32) (result i32)))
+    (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+    (func (export "loopSync") (param $n i32) (result i32) (local $a i32)
+      (block $d (loop $l (br_if $d (i32.eqz (local.get $n)))
+        (local.set $a (call $s (local.get $a))) (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $l)))
+      local.get $a)
+    (func (export "loopPromise") (param $n i32) (result i32) (local $a i32)
+      (block $d (loop $l (br_if $d (i32.eqz (local.get $n)))
+        (local.set $a (call $p (local.get $a))) (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $l)))
+      local.get $a))`, engine)
+  const stores = [0, 1].map(() => linker.instantiate(new Store(engine), module).exports)
+  const { add, loopSync, loopPromise } = stores[0]
+  const per = (t0, n) => Number(process.hrtime.bigint() - t0) / n
+  const fmt = (ns) => (ns >= 1000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`)
+  const best = async (f) => Math.min(await f(), await f(), await f())
+  const SYNC_N = 1_000_000
+  const syncCall = await best(async () => {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < SYNC_N; i++) add(i, 1)
+    return per(t0, SYNC_N)
+  })
+  const ASYNC_N = 20_000
+  const asyncCall = await best(async () => {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < ASYNC_N; i++) await add.callAsync(i, 1)
+    return per(t0, ASYNC_N)
+  })
+  // The floor of any trip to another thread and back: libuv's pool.
+  const one = Buffer.alloc(1)
+  const libuvTrip = await best(async () => {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < ASYNC_N; i++) await new Promise((r) => randomFill(one, r))
+    return per(t0, ASYNC_N)
+  })
+  // Many in flight: 2 stores, 64 calls queued on each.
+  const flight = await best(async () => {
+    const t0 = process.hrtime.bigint()
+    for (let round = 0; round < ASYNC_N / 128; round++) {
+      await Promise.all(stores.flatMap((s) => Array.from({ length: 64 }, (_, i) => s.add.callAsync(i, 1))))
+    }
+    return per(t0, ASYNC_N)
+  })
+  const HOST_N = 200_000
+  const hostSync = await best(async () => {
+    const t0 = process.hrtime.bigint()
+    loopSync(HOST_N)
+    return per(t0, HOST_N)
+  })
+  const hostFromAsync = await best(async () => {
+    const t0 = process.hrtime.bigint()
+    await loopSync.callAsync(HOST_N / 10)
+    return per(t0, HOST_N / 10)
+  })
+  const hostPromise = await best(async () => {
+    const t0 = process.hrtime.bigint()
+    await loopPromise.callAsync(HOST_N / 10)
+    return per(t0, HOST_N / 10)
+  })
+  console.log(`the price of going off the thread (best of 3; ${cpus().length} cores):`)
+  console.log(`  add(i32, i32): sync ${fmt(syncCall)}   await callAsync, one at a time ${fmt(asyncCall)} (${(asyncCall / syncCall).toFixed(0)}x the sync call, ${(asyncCall / libuvTrip).toFixed(2)}x a libuv pool round trip, crypto.randomFill of 1 byte: ${fmt(libuvTrip)})`)
+  console.log(`  64 callAsync in flight on each of 2 stores: ${fmt(flight)} per call (${(flight / syncCall).toFixed(0)}x the sync call)`)
+  console.log(`  host call from wasm: in a sync call ${fmt(hostSync)}   in callAsync, sync host function ${fmt(hostFromAsync)} (${(hostFromAsync / hostSync).toFixed(0)}x)   returning a Promise ${fmt(hostPromise)} (${(hostPromise / hostSync).toFixed(0)}x)`)
+}
 
 const here = dirname(fileURLToPath(import.meta.url))
 const corpus = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
