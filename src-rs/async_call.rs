@@ -49,13 +49,10 @@ use wasmtime::{ExternRef, OwnedRooted, RootScope, Val, ValType};
 /// Work for the JavaScript thread, sent from a pool thread.
 type Message = Box<dyn FnOnce(&Env) + Send>;
 
-/// The way from a running `callAsync` back to its JavaScript thread: a
-/// thread-safe function, and the flag its environment's teardown sets.
+/// The way from a running `callAsync` back to its JavaScript thread, and the
+/// flag its environment's teardown sets.
 pub(crate) struct Link {
-  tsfn: sys::napi_threadsafe_function,
-  /// Set at teardown, or once this link released the thread-safe function:
-  /// from then on it is not touched. Held while calling or releasing it.
-  closed: Mutex<bool>,
+  channel: crate::pool::JsChannel<Message>,
   /// The environment is going away: stop the guest.
   stop: AtomicBool,
   /// The call's JavaScript side (owned by the teardown hook until the call's
@@ -63,60 +60,10 @@ pub(crate) struct Link {
   flight: AtomicPtr<Flight>,
 }
 
-// SAFETY: a thread-safe function is made to be called from any thread; it is
-// released once (`finish`), and never touched after the environment's
-// teardown (`closed`). `flight` is only dereferenced on the JavaScript thread.
-unsafe impl Send for Link {}
-// SAFETY: as above; N-API allows calls from several threads at once.
-unsafe impl Sync for Link {}
-
 impl Link {
   /// Whether the call's environment is being torn down.
   pub(crate) fn stopped(&self) -> bool {
     self.stop.load(Ordering::Relaxed)
-  }
-
-  /// Queues `message` for the JavaScript thread; false when closed.
-  fn send(&self, message: Message) -> bool {
-    let closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
-    self.send_locked(&closed, message)
-  }
-
-  fn send_locked(&self, closed: &bool, message: Message) -> bool {
-    if *closed {
-      return false;
-    }
-    let data = Box::into_raw(Box::new(message));
-    // SAFETY: our live thread-safe function; on failure the box was not
-    // queued and is reclaimed here.
-    let status = unsafe { sys::napi_call_threadsafe_function(self.tsfn, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
-    if status != sys::Status::napi_ok {
-      // SAFETY: not queued, so still ours.
-      drop(unsafe { Box::from_raw(data) });
-      return false;
-    }
-    true
-  }
-
-  /// Queues the last message, if any, and releases the thread-safe function
-  /// (its queue is still delivered). Nothing is sent after this.
-  fn finish(&self, last: Option<Message>) {
-    let mut closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(message) = last {
-      self.send_locked(&closed, message);
-    }
-    if !*closed {
-      *closed = true;
-      // SAFETY: the one release of the thread count this link acquired,
-      // while the environment lives.
-      unsafe { sys::napi_release_threadsafe_function(self.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
-    }
-  }
-}
-
-impl Drop for Link {
-  fn drop(&mut self) {
-    self.finish(None);
   }
 }
 
@@ -147,7 +94,7 @@ unsafe extern "C" fn on_teardown(arg: *mut c_void) {
   // SAFETY: the box given to `napi_add_env_cleanup_hook` in `start`; the hook
   // was not removed, so `complete` did not take it: consumed here, once.
   let flight = unsafe { Box::from_raw(arg as *mut Flight) };
-  *flight.link.closed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+  flight.link.channel.close();
   flight.link.stop.store(true, Ordering::Relaxed);
 }
 
@@ -319,29 +266,10 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
     Ok(out)
   })?;
   drop(q.args);
-  let mut tsfn = ptr::null_mut();
-  let mut name = ptr::null_mut();
-  // SAFETY: values of the current call's env.
-  unsafe {
-    sys::napi_create_string_utf8(raw, c"wasmtime-napi.callAsync".as_ptr(), 23, &mut name);
-    let status = sys::napi_create_threadsafe_function(
-      raw,
-      ptr::null_mut(),
-      ptr::null_mut(),
-      name,
-      0,
-      1,
-      ptr::null_mut(),
-      None,
-      ptr::null_mut(),
-      Some(run_message),
-      &mut tsfn,
-    );
-    if status != sys::Status::napi_ok {
-      return Err(throw(env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for callAsync"));
-    }
-  }
-  let link = Arc::new(Link { tsfn, closed: Mutex::new(false), stop: AtomicBool::new(false), flight: AtomicPtr::new(ptr::null_mut()) });
+  let Some(channel) = crate::pool::JsChannel::new(env, c"wasmtime-napi.callAsync", ptr::null_mut(), Some(run_message)) else {
+    return Err(throw(env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for callAsync"));
+  };
+  let link = Arc::new(Link { channel, stop: AtomicBool::new(false), flight: AtomicPtr::new(ptr::null_mut()) });
   let Some(mut store) = shared.take_away() else {
     return Err(throw(env, Kind::Error, error::INTERNAL, "the store could not be taken for callAsync"));
   };
@@ -362,7 +290,7 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut store, func, params, n)))
       .unwrap_or_else(|_| Err(wasmtime::Error::msg("callAsync panicked inside the native addon; please report this")));
     let outcome = Outcome { store, result, holds };
-    job_link.finish(Some(Box::new(move |env| complete(env, hook, outcome))));
+    job_link.channel.finish(Some(Box::new(move |env| complete(env, hook, outcome))));
   });
   if let Err(why) = spawned {
     // Nothing runs: undo. The job (and the store in it) was dropped; a fresh
@@ -372,7 +300,7 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
       sys::napi_remove_env_cleanup_hook(raw, Some(on_teardown), flight.cast());
       Box::from_raw(flight)
     };
-    flight.link.finish(None);
+    flight.link.channel.finish(None);
     return Err(throw(env, Kind::Error, error::INTERNAL, &format!("cannot start callAsync: {why}")));
   }
   Ok(())
@@ -433,7 +361,7 @@ fn complete(env: &Env, hook: HookArg, outcome: Outcome) {
   // take back the box. The last message is queued inside `finish`'s critical
   // section: taking the lock waits for the release that follows it.
   let flight = unsafe {
-    drop((&*hook.0).link.closed.lock());
+    (&*hook.0).link.channel.wait_for_release();
     sys::napi_remove_env_cleanup_hook(raw, Some(on_teardown), hook.0.cast());
     Box::from_raw(hook.0)
   };
@@ -557,7 +485,7 @@ pub(crate) fn host_call(host: &HostFunc, caller: &mut wasmtime::Caller<'_, Store
     reply: reply.clone(),
     link: link.clone(),
   };
-  if !link.send(Box::new(move |env| call.run(env))) {
+  if !link.channel.send(Box::new(move |env| call.run(env))) {
     return Err(wasmtime::Trap::Interrupt.into());
   }
   let stop = || link.stopped() || interrupts.load(Ordering::Relaxed) != generation || deadline.is_some_and(|d| Instant::now() >= d);

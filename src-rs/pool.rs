@@ -82,3 +82,121 @@ impl Pool {
     tx.send(Box::new(job)).map_err(|_| "the thread pool has no threads".to_string())
   }
 }
+
+/// The way back from pool threads to one JavaScript thread: a thread-safe
+/// function whose `call_js` takes boxed `T`s.
+///
+/// `closed` is set when the environment is torn down (by the owner's cleanup
+/// hook, `close`), or when this channel released the thread-safe function:
+/// from then on it is not touched (Node 20 frees it at teardown even while a
+/// thread holds it). It is held while calling or releasing the function, so
+/// teardown, and the delivery of a last message, wait for that.
+pub(crate) struct JsChannel<T> {
+  tsfn: napi::sys::napi_threadsafe_function,
+  closed: Mutex<bool>,
+  _items: std::marker::PhantomData<fn(T)>,
+}
+
+// SAFETY: a thread-safe function is made to be called from any thread
+// (`napi_call_threadsafe_function`); it is released once (`finish`), and never
+// touched after the environment's teardown (`closed`).
+unsafe impl<T> Send for JsChannel<T> {}
+// SAFETY: as above; calls from several threads at once are allowed by N-API.
+unsafe impl<T> Sync for JsChannel<T> {}
+
+impl<T: Send> JsChannel<T> {
+  /// A channel to `callback` (or none) on `env`'s thread; `call_js` receives
+  /// each item as a `Box<T>` (and a null env when the environment is gone).
+  pub(crate) fn new(
+    env: &napi::Env,
+    name: &std::ffi::CStr,
+    callback: napi::sys::napi_value,
+    call_js: napi::sys::napi_threadsafe_function_call_js,
+  ) -> Option<JsChannel<T>> {
+    let raw = env.raw();
+    let mut tsfn = std::ptr::null_mut();
+    let mut js_name = std::ptr::null_mut();
+    // SAFETY: values of the current call's env; `callback` is a function or null.
+    let status = unsafe {
+      napi::sys::napi_create_string_utf8(raw, name.as_ptr(), name.to_bytes().len() as isize, &mut js_name);
+      napi::sys::napi_create_threadsafe_function(
+        raw,
+        callback,
+        std::ptr::null_mut(),
+        js_name,
+        0,
+        1,
+        std::ptr::null_mut(),
+        None,
+        std::ptr::null_mut(),
+        call_js,
+        &mut tsfn,
+      )
+    };
+    (status == napi::sys::Status::napi_ok).then(|| JsChannel { tsfn, closed: Mutex::new(false), _items: std::marker::PhantomData })
+  }
+
+  /// Queues `item` for the JavaScript thread; false when closed.
+  pub(crate) fn send(&self, item: T) -> bool {
+    let closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    self.send_locked(&closed, item)
+  }
+
+  fn send_locked(&self, closed: &bool, item: T) -> bool {
+    if *closed {
+      return false;
+    }
+    let data = Box::into_raw(Box::new(item));
+    // SAFETY: our live thread-safe function; on failure the box was not
+    // queued and is reclaimed here.
+    let status = unsafe { napi::sys::napi_call_threadsafe_function(self.tsfn, data.cast(), napi::sys::ThreadsafeFunctionCallMode::nonblocking) };
+    if status != napi::sys::Status::napi_ok {
+      // SAFETY: not queued, so still ours.
+      drop(unsafe { Box::from_raw(data) });
+      return false;
+    }
+    true
+  }
+
+  /// Queues the last item, if any, and releases the thread-safe function, so
+  /// it no longer keeps the event loop alive (its queue is still delivered).
+  /// Nothing is sent after this. One critical section for both: the delivery
+  /// of the last item takes this lock (`wait_for_release`) before its owner
+  /// removes the teardown hook, so the hook can only go once the function is
+  /// released (else a teardown in between would free it under us).
+  pub(crate) fn finish(&self, last: Option<T>) {
+    let mut closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(item) = last {
+      self.send_locked(&closed, item);
+    }
+    self.release(&mut closed);
+  }
+
+  /// The environment is being torn down: never touch the function again.
+  pub(crate) fn close(&self) {
+    *self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+  }
+
+  /// Waits until a `finish` in progress has released the function.
+  pub(crate) fn wait_for_release(&self) {
+    drop(self.closed.lock());
+  }
+}
+
+impl<T> JsChannel<T> {
+  fn release(&self, closed: &mut bool) {
+    if !*closed {
+      *closed = true;
+      // SAFETY: the one release of the thread count this channel acquired,
+      // while the environment lives (`closed` is set at teardown).
+      unsafe { napi::sys::napi_release_threadsafe_function(self.tsfn, napi::sys::ThreadsafeFunctionReleaseMode::release) };
+    }
+  }
+}
+
+impl<T> Drop for JsChannel<T> {
+  fn drop(&mut self) {
+    let mut closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    self.release(&mut closed);
+  }
+}

@@ -201,15 +201,10 @@ enum Failure {
   Setup(&'static str, String),
 }
 
-/// One command: its thread-safe function, shared by its sinks and its job,
+/// One command: its channel to JavaScript, shared by its sinks and its job,
 /// and its abort flag.
 struct Run {
-  tsfn: sys::napi_threadsafe_function,
-  /// `closed` is set when the environment is torn down, or when this run
-  /// released the thread-safe function: from then on it is not touched (Node
-  /// 20 frees it at teardown even while a thread holds it). Held while calling
-  /// or releasing it, so teardown, and the delivery of `Done`, wait for that.
-  closed: std::sync::Mutex<bool>,
+  channel: crate::pool::JsChannel<Event>,
   abort: AtomicBool,
   /// Bytes of streamed output sent and not yet given to JavaScript: the guest
   /// waits (`wait_for_room`) while this is above `STREAM_WINDOW`.
@@ -220,21 +215,7 @@ struct Run {
 /// How much streamed output may wait for JavaScript before the guest waits.
 const STREAM_WINDOW: usize = 8 << 20;
 
-// SAFETY: a thread-safe function is made to be called from any thread
-// (`napi_call_threadsafe_function`); it is released once, in `Drop`, after the
-// last call (every holder is an `Arc` of this struct), and never after the
-// environment's teardown (`closed`).
-unsafe impl Send for Run {}
-// SAFETY: as above; calls from several threads at once are allowed by N-API.
-unsafe impl Sync for Run {}
-
 impl Run {
-  /// Queues `event` for JavaScript; false when the environment is closing.
-  fn send(&self, event: Event) -> bool {
-    let closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    self.send_locked(&closed, event)
-  }
-
   /// Waits while too much streamed output is on its way to JavaScript, unless
   /// the run is stopping.
   fn wait_for_room(&self) {
@@ -246,49 +227,6 @@ impl Run {
       };
     }
   }
-
-  fn send_locked(&self, closed: &bool, event: Event) -> bool {
-    if *closed {
-      return false;
-    }
-    let data = Box::into_raw(Box::new(event));
-    // SAFETY: our live thread-safe function; on failure the box was not
-    // queued and is reclaimed here.
-    let status = unsafe { sys::napi_call_threadsafe_function(self.tsfn, data.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) };
-    if status != sys::Status::napi_ok {
-      // SAFETY: not queued, so still ours.
-      drop(unsafe { Box::from_raw(data) });
-      return false;
-    }
-    true
-  }
-}
-
-impl Run {
-  /// Queues the last event, if any, and releases the thread-safe function,
-  /// so it no longer keeps the event loop alive (its queue is still
-  /// delivered). Nothing is sent after this.
-  fn finish(&self, last: Option<Event>) {
-    // One critical section for both: `deliver` takes this lock before it
-    // removes the teardown hook, so the hook can only go once the thread-safe
-    // function is released (else a teardown in between would free it under us).
-    let mut closed = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(event) = last {
-      self.send_locked(&closed, event);
-    }
-    if !*closed {
-      *closed = true;
-      // SAFETY: the one release of the thread count this struct acquired,
-      // while the environment lives.
-      unsafe { sys::napi_release_threadsafe_function(self.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
-    }
-  }
-}
-
-impl Drop for Run {
-  fn drop(&mut self) {
-    self.finish(None);
-  }
 }
 
 /// The environment is being torn down (`worker.terminate()`, exit): stop the
@@ -298,7 +236,7 @@ unsafe extern "C" fn on_teardown(arg: *mut std::ffi::c_void) {
   // SAFETY: the Arc given to `napi_add_env_cleanup_hook`, consumed here once
   // (the hook was not removed, so `Done` was not delivered).
   let run = unsafe { Arc::from_raw(arg as *const Run) };
-  *run.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+  run.channel.close();
   run.abort.store(true, Ordering::Relaxed);
 }
 
@@ -318,7 +256,7 @@ unsafe extern "C" fn deliver(env: sys::napi_env, callback: sys::napi_value, _con
       // back the Arc it was given. `Done` is queued inside `finish`'s critical
       // section: taking the lock waits for the release that follows it.
       unsafe {
-        drop((**run).closed.lock());
+        (**run).channel.wait_for_release();
         sys::napi_remove_env_cleanup_hook(env, Some(on_teardown), *run as *mut std::ffi::c_void);
         drop(Arc::from_raw(*run));
       }
@@ -405,7 +343,7 @@ impl ChunkSink {
     }
     self.events.wait_for_room();
     *self.events.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += bytes.len();
-    self.events.send(Event::Output(self.which, bytes.to_vec(), self.events.clone()))
+    self.events.channel.send(Event::Output(self.which, bytes.to_vec(), self.events.clone()))
   }
 }
 
@@ -544,31 +482,11 @@ pub fn run_wasi_command_async(
       "a timeout or an AbortSignal needs an engine with epochInterruption (the default); this module's engine was made with { epochInterruption: false }, so a running guest could not be stopped",
     ));
   }
-  let mut tsfn = ptr::null_mut();
-  let mut name = ptr::null_mut();
-  // SAFETY: values of the current call's env; `callback` is a function.
-  unsafe {
-    sys::napi_create_string_utf8(env.raw(), c"wasmtime-napi.wasi".as_ptr(), 18, &mut name);
-    let status = sys::napi_create_threadsafe_function(
-      env.raw(),
-      callback.raw(),
-      ptr::null_mut(),
-      name,
-      0,
-      1,
-      ptr::null_mut(),
-      None,
-      ptr::null_mut(),
-      Some(deliver),
-      &mut tsfn,
-    );
-    if status != sys::Status::napi_ok {
-      return Err(throw(&env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for a WASI run"));
-    }
-  }
+  let Some(channel) = crate::pool::JsChannel::new(&env, c"wasmtime-napi.wasi", callback.raw(), Some(deliver)) else {
+    return Err(throw(&env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for a WASI run"));
+  };
   let run_state = Arc::new(Run {
-    tsfn,
-    closed: std::sync::Mutex::new(false),
+    channel,
     abort: AtomicBool::new(false),
     in_flight: std::sync::Mutex::new(0),
     room: std::sync::Condvar::new(),
@@ -583,7 +501,7 @@ pub fn run_wasi_command_async(
   let sinks = [sink(run.stream_stdout, 1), sink(run.stream_stderr, 2)];
   // When nothing runs after all, the hook's bookkeeping is settled here.
   let unhook = |hook: Hook| {
-    run_state.finish(None);
+    run_state.channel.finish(None);
     // SAFETY: as in `deliver`: the hook has not run, its Arc is taken back once.
     unsafe {
       sys::napi_remove_env_cleanup_hook(env.raw(), Some(on_teardown), hook.0 as *mut std::ffi::c_void);
@@ -606,7 +524,7 @@ pub fn run_wasi_command_async(
     // The module (its store is gone already) before the memory its code runs
     // from, which the event holds until JavaScript has the outcome.
     drop(wasm);
-    job_run.finish(Some(Event::Done(outcome, hook, held)));
+    job_run.channel.finish(Some(Event::Done(outcome, hook, held)));
   })
   .map_err(|why| {
     unhook(Hook(hook_ptr));
