@@ -607,6 +607,12 @@ export declare function inspectArtifact(bytes: Uint8Array): ArtifactInfo
  */
 export declare function isWasmFunction(value: unknown): boolean
 
+/**
+ * An ArrayBuffer over the file at `path`, mapped privately (`Region::map_file`):
+ * `readPrecompiled(path, { map: true })`.
+ */
+export declare function mapFileArrayBuffer(path: string): unknown
+
 /** `{ minimum, maximum?, memory64? }` in 64 KiB pages, for `new Memory`. */
 export interface MemoryTypeDesc {
   minimum: number

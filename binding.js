@@ -853,6 +853,7 @@ module.exports.attachStoreRoots = nativeBinding.attachStoreRoots
 module.exports.engineKey = nativeBinding.engineKey
 module.exports.inspectArtifact = nativeBinding.inspectArtifact
 module.exports.isWasmFunction = nativeBinding.isWasmFunction
+module.exports.mapFileArrayBuffer = nativeBinding.mapFileArrayBuffer
 module.exports.noop = nativeBinding.noop
 module.exports.pageAlignOffset = nativeBinding.pageAlignOffset
 module.exports.pageSize = nativeBinding.pageSize

@@ -1,7 +1,7 @@
 // Module.deserializeRaw: each numbered requirement of the foundation issue.
 import test from 'ava'
 import { createHash, randomBytes } from 'node:crypto'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker, MessageChannel } from 'node:worker_threads'
@@ -283,6 +283,32 @@ test('readPrecompiled checks an SRI integrity string the caller holds, even when
     t.throws(() => readPrecompiledSync(path, { integrity: bad }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', instanceOf: TypeError }, String(bad))
   }
   t.throws(() => readPrecompiledSync(path, { integrty: 'x' }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'integrty'/ })
+})
+
+test('readPrecompiled({ map: true }) maps the file: the code runs from the mapping, and writes through the Buffer stay in the process', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'arith.cwasm')
+  writeFileSync(file, artifact)
+  for (const buf of [readPrecompiledSync(file, { map: true }), await readPrecompiled(file, { map: true, integrity: `sha256-${createHash('sha256').update(artifact).digest('base64')}` })]) {
+    t.is(buf.byteLength, artifact.length)
+    t.true(buf.equals(artifact))
+    const base = binding.addressOf(buf)
+    t.is(base % pageSize, 0)
+    const m = Module.deserializeRaw(buf)
+    const [start, end] = m.imageRange()
+    t.true(start >= base && end <= base + artifact.length, 'the image lies inside the mapping')
+    t.is(buf.byteLength, 0, 'detached, as for a copy')
+    t.is(new Instance(new Store(), m).exports.add(40, 2), 42)
+  }
+  // Private: what JavaScript writes before the load never reaches the file.
+  const mapped = readPrecompiledSync(file, { map: true })
+  mapped.fill(0)
+  t.true(readFileSync(file).equals(artifact))
+  t.throws(() => Module.deserializeRaw(mapped), { code: 'ERR_WASMTIME_DESERIALIZE' })
+  t.throws(() => readPrecompiledSync(join(tmpdir(), 'no-such-artifact.cwasm'), { map: true }), { code: 'ERR_WASMTIME_IO', message: /cannot map/ })
+  t.throws(() => readPrecompiledSync(file, { mapped: true }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'mapped'/ })
+  const empty = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'empty.cwasm')
+  writeFileSync(empty, '')
+  t.is(readPrecompiledSync(empty, { map: true }).byteLength, 0)
 })
 
 test('inspectArtifact reads any Uint8Array in Rust: kind, version, target, flags, sections', (t) => {

@@ -24,6 +24,10 @@ if (method === 'v8') keep = new WebAssembly.Module(input)
 else if (method === 'deserialize') keep = Module.deserialize(input)
 else if (method === 'deserializeFile') keep = Module.deserializeFile(path)
 else if (method === 'deserializeRaw') keep = Module.deserializeRaw(input)
+// Read and load together: the package's reader (a copy into its own pages,
+// or a private mapping of the file) and then the raw load.
+else if (method === 'readRaw') keep = Module.deserializeRaw(readPrecompiledSync(path))
+else if (method === 'mapRaw') keep = Module.deserializeRaw(readPrecompiledSync(path, { map: true }))
 else throw new Error(`unknown method ${method}`)
 const ns = Number(now() - t0)
 const rss1 = rss()

@@ -50,9 +50,45 @@ impl Region {
     let page = crate::code_memory::page_size();
     let mapped = len.max(1).checked_next_multiple_of(page).ok_or(std::io::ErrorKind::OutOfMemory)?;
     let ptr = map(mapped)?;
+    Ok(Region::register(ptr, len, mapped))
+  }
+
+  /// Maps `file` privately, copy-on-write: its pages come from the page
+  /// cache when first touched, with no read and no copy, and writes through
+  /// the mapping stay in this process. Unlike a copy, the mapping sees the
+  /// file: it must not be changed in place or truncated while the region
+  /// lives (a truncation makes access fault), as for wasmtime's
+  /// `Module::deserialize_file`. Replace artifacts by renaming a new file over
+  /// the old one.
+  #[cfg(unix)]
+  pub(crate) fn map_file(file: &std::fs::File) -> std::io::Result<Arc<Region>> {
+    use std::os::fd::AsRawFd;
+    let len = usize::try_from(file.metadata()?.len()).map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    if len == 0 {
+      return Region::new(0);
+    }
+    let page = crate::code_memory::page_size();
+    let mapped = len.checked_next_multiple_of(page).ok_or(std::io::ErrorKind::OutOfMemory)?;
+    // SAFETY: a fresh private mapping of an open file; no existing memory is
+    // touched. Pages past the end of the file are only the tail of the last
+    // one, which reads as zeros.
+    let p = unsafe { libc::mmap(ptr::null_mut(), mapped, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
+    if p == libc::MAP_FAILED {
+      return Err(std::io::Error::last_os_error());
+    }
+    let ptr = NonNull::new(p.cast()).ok_or(std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    Ok(Region::register(ptr, len, mapped))
+  }
+
+  #[cfg(not(unix))]
+  pub(crate) fn map_file(_file: &std::fs::File) -> std::io::Result<Arc<Region>> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "mapping artifacts is implemented on Unix hosts only; read them without { map: true }"))
+  }
+
+  fn register(ptr: NonNull<u8>, len: usize, mapped: usize) -> Arc<Region> {
     let region = Arc::new(Region { ptr, len, mapped });
     REGIONS.lock().unwrap_or_else(PoisonError::into_inner).insert(ptr.as_ptr() as usize, Arc::downgrade(&region));
-    Ok(region)
+    region
   }
 
   /// The region that starts at `addr` and is `len` bytes long, if it is live.
@@ -152,6 +188,22 @@ pub fn aligned_array_buffer<'env>(env: &'env Env, byte_length: f64) -> Result<Un
   let region = Region::new(len).map_err(|e| {
     throw(env, Kind::Range, error::OUT_OF_MEMORY, &format!("alignedBuffer: cannot allocate {len} bytes: {e}. Free memory or load a smaller artifact."))
   })?;
+  lend(env, region)
+}
+
+/// An ArrayBuffer over the file at `path`, mapped privately (`Region::map_file`):
+/// `readPrecompiled(path, { map: true })`.
+#[napi(catch_unwind)]
+pub fn map_file_array_buffer<'env>(env: &'env Env, path: String) -> Result<Unknown<'env>> {
+  let region = std::fs::File::open(&path)
+    .and_then(|f| Region::map_file(&f))
+    .map_err(|e| throw(env, Kind::Error, error::IO, &format!("cannot map '{path}': {e}")))?;
+  lend(env, region)
+}
+
+/// Lends `region` to JavaScript as an external ArrayBuffer.
+fn lend(env: &Env, region: Arc<Region>) -> Result<Unknown<'_>> {
+  let len = region.len();
   let data = region.start();
   let hint = Box::into_raw(Box::new(region));
   let mut ab = ptr::null_mut();

@@ -20,9 +20,18 @@ export interface ReadOptions {
    * catches an artifact swapped together with its digest file.
    */
   integrity?: string
+  /**
+   * Map the file (privately, copy-on-write) instead of reading it: no read,
+   * no copy, pages come from the page cache as the code runs. The file must
+   * then not be changed in place or truncated while the module lives (a
+   * truncation makes the process fault), exactly as for
+   * `Module.deserializeFile`; deploy artifacts by renaming a new file over the
+   * old one. Unix hosts only. Default `false`: a snapshot of the file.
+   */
+  map?: boolean
 }
 
-const READ_OPTIONS = ['verify', 'integrity'] as const
+const READ_OPTIONS = ['verify', 'integrity', 'map'] as const
 
 function checked(buf: Buffer, path: string, options: ReadOptions): Buffer {
   if (options.verify) verifyDigest(buf, path)
@@ -48,7 +57,11 @@ export function toAligned(bytes: Uint8Array): Buffer {
 /** Reads a precompiled artifact straight into an `alignedBuffer` (one read, no extra copy). */
 export function readPrecompiledSync(path: string, options: ReadOptions = {}): Buffer {
   checkOptions(options, READ_OPTIONS, 'readPrecompiledSync()')
-  return checked(readAlignedSync(path), path, options ?? {})
+  return checked(options?.map ? mapped(path) : readAlignedSync(path), path, options ?? {})
+}
+
+function mapped(path: string): Buffer {
+  return Buffer.from(native.mapFileArrayBuffer(path) as ArrayBuffer)
 }
 
 function readAlignedSync(path: string): Buffer {
@@ -71,7 +84,7 @@ function readAlignedSync(path: string): Buffer {
 /** Async `readPrecompiledSync`. */
 export async function readPrecompiled(path: string, options: ReadOptions = {}): Promise<Buffer> {
   checkOptions(options, READ_OPTIONS, 'readPrecompiled()')
-  return checked(await readAligned(path), path, options ?? {})
+  return checked(options?.map ? mapped(path) : await readAligned(path), path, options ?? {})
 }
 
 async function readAligned(path: string): Promise<Buffer> {
