@@ -492,8 +492,9 @@ export interface ArtifactSection {
  * right after construction. Without it, a store reachable only through such
  * a handle lost its host functions to GC (a funcref in a constructed table
  * then threw ERR_WASMTIME_HOST when called).
+ * A `Store` object likewise, so that keeping the Store keeps them.
  */
-export declare function attachStoreRoots(handle: Memory | Table | Global): void
+export declare function attachStoreRoots(handle: Memory | Table | Global | Store): void
 
 /**
  * The process-wide identity of `engine`'s wasmtime engine: equal for every
@@ -562,9 +563,10 @@ export interface EngineOptions {
   pooling?: boolean | PoolingOptions
   /**
    * Bytes of the fiber stack each `callAsync` runs on (default: 2 MiB, or
-   * `maxWasmStack` plus 1 MiB when that is larger). Must exceed
-   * `maxWasmStack`: the wasm stack budget lives inside it, so deep recursion
-   * traps with `stack_overflow` there as on the JavaScript thread.
+   * `maxWasmStack` plus 1 MiB when that is larger). At least `maxWasmStack`
+   * plus 256 KiB: the wasm stack budget lives inside it, so deep recursion
+   * traps with `stack_overflow` there as on the JavaScript thread, and host
+   * functions below it need room too.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.async_stack_size>
    */
   asyncStackSize?: number

@@ -85,6 +85,9 @@ struct Flight {
   shared: Rc<StoreShared>,
   deferred: sys::napi_deferred,
   link: Arc<Link>,
+  /// The store's roots (host functions, externref values), held until the
+  /// call ends whatever happens to the store's handles.
+  _roots: Option<JsRef>,
 }
 
 /// The environment is being torn down while a call runs: stop the guest,
@@ -108,6 +111,8 @@ pub(crate) struct Queued {
   deferred: sys::napi_deferred,
   /// The store's `interrupt()` count when the call was made.
   generation: u64,
+  /// The store's roots, held from the call on (see `Flight`).
+  roots: Option<JsRef>,
 }
 
 /// A wasm value that may cross threads: externrefs are rooted by an owned
@@ -214,6 +219,7 @@ unsafe fn call_async(env: &Env, info: sys::napi_callback_info) -> Result<sys::na
     args: held,
     deferred,
     generation: shared.interrupts(),
+    roots: shared.hold_roots(raw),
   });
   pump(env, shared);
   Ok(promise)
@@ -270,12 +276,14 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
     return Err(throw(env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for callAsync"));
   };
   let link = Arc::new(Link { channel, stop: AtomicBool::new(false), flight: AtomicPtr::new(ptr::null_mut()) });
-  let Some(mut store) = shared.take_away() else {
+  let Some(mut away) = shared.take_away() else {
     return Err(throw(env, Kind::Error, error::INTERNAL, "the store could not be taken for callAsync"));
   };
-  store.data_mut().generation = q.generation;
-  store.data_mut().remote = Some(link.clone());
-  let flight = Box::into_raw(Box::new(Flight { shared: rc, deferred: q.deferred, link: link.clone() }));
+  if let Some(store) = away.get() {
+    store.data_mut().generation = q.generation;
+    store.data_mut().remote = Some(link.clone());
+  }
+  let flight = Box::into_raw(Box::new(Flight { shared: rc, deferred: q.deferred, link: link.clone(), _roots: q.roots }));
   link.flight.store(flight, Ordering::Relaxed);
   // SAFETY: a cleanup hook on the current env; its argument is the box just
   // made, consumed by the hook or by `complete` (see `Flight`).
@@ -286,15 +294,18 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
   let n = q.results.len();
   let job_link = link.clone();
   let spawned = shared.pool.spawn(move || {
-    let mut store = store;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut store, func, params, n)))
-      .unwrap_or_else(|_| Err(wasmtime::Error::msg("callAsync panicked inside the native addon; please report this")));
+    let mut store = away;
+    let result = match store.get() {
+      Some(s) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(s, func, params, n)))
+        .unwrap_or_else(|_| Err(wasmtime::Error::msg("callAsync panicked inside the native addon; please report this"))),
+      None => Err(wasmtime::Error::msg("the store was not there")),
+    };
     let outcome = Outcome { store, result, holds };
     job_link.channel.finish(Some(Box::new(move |env| complete(env, hook, outcome))));
   });
   if let Err(why) = spawned {
-    // Nothing runs: undo. The job (and the store in it) was dropped; a fresh
-    // store cannot be made from nothing, so this store is lost, and says so.
+    // Nothing runs: undo. The job (and the store in it, counted as freed) was
+    // dropped: this store is lost, and the call says why.
     // SAFETY: the hook has not run; its box is taken back once.
     let flight = unsafe {
       sys::napi_remove_env_cleanup_hook(raw, Some(on_teardown), flight.cast());
@@ -317,7 +328,7 @@ unsafe impl Send for HookArg {}
 /// in order: the store, then the outcome (a trap's backtrace refers to the
 /// module), then the raw-loaded code they run from.
 struct Outcome {
-  store: wasmtime::Store<StoreData>,
+  store: crate::store::AwayStore,
   result: wasmtime::Result<Vec<SendVal>>,
   holds: Vec<Arc<RawCode>>,
 }
@@ -455,9 +466,14 @@ impl HostReply {
   }
 
   /// Hands the results to the pool thread (under a claim, which it ends).
+  /// Only the first reply counts: a `then` that fulfils and then throws
+  /// cannot replace its value with the error.
   fn reply(&self, result: std::result::Result<Vec<Val>, CallFailure>) {
-    *self.state.lock().unwrap_or_else(PoisonError::into_inner) = Reply::Done(result);
-    self.ready.notify_all();
+    let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+    if matches!(*s, Reply::InJs | Reply::Waiting) {
+      *s = Reply::Done(result);
+      self.ready.notify_all();
+    }
   }
 }
 
@@ -476,11 +492,12 @@ pub(crate) fn host_call(host: &HostFunc, caller: &mut wasmtime::Caller<'_, Store
   let Some(link) = data.remote.clone() else {
     wasmtime::bail!("host function {} was called on a thread other than its JavaScript thread", host.name);
   };
-  let (deadline, generation, interrupts) = (data.deadline, data.generation, data.interrupts.clone());
+  let (generation, interrupts) = (data.generation, data.interrupts.clone());
   let reply = Arc::new(HostReply { state: Mutex::new(Reply::Waiting), ready: Condvar::new() });
+  let call_caller = caller as *mut wasmtime::Caller<'_, StoreData> as *mut wasmtime::Caller<'static, StoreData>;
   let call = RemoteCall {
     host,
-    caller: caller as *mut wasmtime::Caller<'_, StoreData> as *mut wasmtime::Caller<'static, StoreData>,
+    caller: call_caller,
     params: params.to_vec(),
     reply: reply.clone(),
     link: link.clone(),
@@ -488,26 +505,32 @@ pub(crate) fn host_call(host: &HostFunc, caller: &mut wasmtime::Caller<'_, Store
   if !link.channel.send(Box::new(move |env| call.run(env))) {
     return Err(wasmtime::Trap::Interrupt.into());
   }
-  let stop = || link.stopped() || interrupts.load(Ordering::Relaxed) != generation || deadline.is_some_and(|d| Instant::now() >= d);
-  let mut s = reply.state.lock().unwrap_or_else(PoisonError::into_inner);
-  loop {
-    match std::mem::replace(&mut *s, Reply::Taken) {
-      Reply::Done(r) => {
-        drop(s);
-        let vals = r.map_err(CallFailure::into_wasmtime)?;
-        for (slot, v) in results.iter_mut().zip(vals) {
-          *slot = v;
+  let caller_ptr = call_caller;
+  // Read only while the state is `Waiting` (under its lock): JavaScript may
+  // change the deadline through the caller, but only while it holds a claim.
+  // SAFETY: the caller lives on this thread's stack, below this call.
+  let deadline = || unsafe { &*caller_ptr }.data().deadline;
+  let stop = || link.stopped() || interrupts.load(Ordering::Relaxed) != generation || deadline().is_some_and(|d| Instant::now() >= d);
+  let outcome = crate::pool::blocking(|| {
+    let mut s = reply.state.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+      match std::mem::replace(&mut *s, Reply::Taken) {
+        Reply::Done(r) => return Some(r),
+        Reply::Waiting if stop() => {
+          *s = Reply::Cancelled;
+          return None;
         }
-        return Ok(());
+        other => *s = other,
       }
-      Reply::Waiting if stop() => {
-        *s = Reply::Cancelled;
-        return Err(wasmtime::Trap::Interrupt.into());
-      }
-      other => *s = other,
+      s = reply.ready.wait_timeout(s, crate::engine::TICK).unwrap_or_else(PoisonError::into_inner).0;
     }
-    s = reply.ready.wait_timeout(s, crate::engine::TICK).unwrap_or_else(PoisonError::into_inner).0;
+  });
+  let Some(r) = outcome else { return Err(wasmtime::Trap::Interrupt.into()) };
+  let vals = r.map_err(CallFailure::into_wasmtime)?;
+  for (slot, v) in results.iter_mut().zip(vals) {
+    *slot = v;
   }
+  Ok(())
 }
 
 /// A host call on its way to the JavaScript thread.

@@ -54,9 +54,10 @@ pub struct EngineOptions {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html>
   pub pooling: Option<Either<bool, PoolingOptions>>,
   /// Bytes of the fiber stack each `callAsync` runs on (default: 2 MiB, or
-  /// `maxWasmStack` plus 1 MiB when that is larger). Must exceed
-  /// `maxWasmStack`: the wasm stack budget lives inside it, so deep recursion
-  /// traps with `stack_overflow` there as on the JavaScript thread.
+  /// `maxWasmStack` plus 1 MiB when that is larger). At least `maxWasmStack`
+  /// plus 256 KiB: the wasm stack budget lives inside it, so deep recursion
+  /// traps with `stack_overflow` there as on the JavaScript thread, and host
+  /// functions below it need room too.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.async_stack_size>
   pub async_stack_size: Option<f64>,
   /// Threads that run this engine's `callAsync` calls and WASI runs off the
@@ -181,6 +182,9 @@ pub(crate) fn thread_stack() -> Option<(usize, usize)> {
   }
 }
 
+/// Fiber stack a `callAsync` needs beyond the engine's wasm stack budget.
+const ASYNC_RESERVE: usize = 256 << 10;
+
 /// Known architectures of target triples (`target: 'aarch64-unknown-linux-gnu'`).
 const ARCHES: &[&str] = &["x86_64", "aarch64", "arm64", "riscv64", "riscv64gc", "s390x"];
 
@@ -238,16 +242,20 @@ impl Engine {
     config.max_wasm_stack(max_wasm_stack);
     // wasmtime refuses a wasm stack larger than its async stack (2 MiB by
     // default), even where nothing runs async: keep the latter above.
+    // Host functions (WASI's, and the way back to JavaScript) run on the
+    // fiber too, below the wasm frames: keep room for them.
+    let least = max_wasm_stack + ASYNC_RESERVE;
     match options.async_stack_size {
-      Some(v) if v > max_wasm_stack as f64 && v <= (1u64 << 30) as f64 && v.fract() == 0.0 => {
+      Some(v) if v >= least as f64 && v <= (1u64 << 30) as f64 && v.fract() == 0.0 => {
         config.async_stack_size(v as usize);
       }
       Some(v) => {
         return Err(format!(
-          "asyncStackSize must be a whole number of bytes above maxWasmStack ({max_wasm_stack}) and at most 2^30, got {v}"
+          "asyncStackSize must be a whole number of bytes from maxWasmStack plus {} KiB ({least}) to 2^30, got {v}",
+          ASYNC_RESERVE >> 10
         ))
       }
-      None if max_wasm_stack >= 2 << 20 => {
+      None if least > 2 << 20 => {
         config.async_stack_size(max_wasm_stack + (1 << 20));
       }
       None => {}

@@ -175,15 +175,17 @@ pub(crate) fn extern_to_js(
 /// right after construction. Without it, a store reachable only through such
 /// a handle lost its host functions to GC (a funcref in a constructed table
 /// then threw ERR_WASMTIME_HOST when called).
+/// A `Store` object likewise, so that keeping the Store keeps them.
 #[napi]
 pub fn attach_store_roots(
   env: Env,
-  handle: Either3<ClassInstance<'_, Memory>, ClassInstance<'_, Table>, ClassInstance<'_, Global>>,
+  handle: Either4<ClassInstance<'_, Memory>, ClassInstance<'_, Table>, ClassInstance<'_, Global>, ClassInstance<'_, crate::store::Store>>,
 ) {
   let (store, value) = match &handle {
-    Either3::A(m) => (&m.store, m.value),
-    Either3::B(t) => (&t.store, t.value),
-    Either3::C(g) => (&g.store, g.value),
+    Either4::A(m) => (&m.store, m.value),
+    Either4::B(t) => (&t.store, t.value),
+    Either4::C(g) => (&g.store, g.value),
+    Either4::D(s) => (&s.shared, s.value),
   };
   store.attach_roots(&env, value);
 }

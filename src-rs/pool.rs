@@ -18,14 +18,36 @@ const STACK: usize = 8 << 20;
 
 /// A set of threads taking jobs from one queue. The threads end once the
 /// pool is dropped and the queue is empty.
+///
+/// A job that waits for JavaScript (a host function called by `callAsync`,
+/// whose Promise may itself wait for other jobs) says so with [`blocking`];
+/// when every thread of the pool is waiting so, the pool adds a thread, so
+/// queued jobs still run, and sheds it again once it is surplus.
 pub(crate) struct Pool {
   jobs: Mutex<Sender<Job>>,
+  inner: Arc<Inner>,
+}
+
+/// What the threads of a pool share (not the sender: when the `Pool` goes,
+/// the queue closes and the threads end).
+struct Inner {
+  rx: Mutex<Receiver<Job>>,
+  /// Threads running, and how many of them wait in `blocking`.
+  counts: Mutex<(usize, usize)>,
   size: usize,
 }
 
-/// Most threads a pool may have, whatever `WASMTIME_NAPI_THREADS` or
-/// `asyncThreads` say: each takes a stack and a kernel thread, and a process
-/// out of threads aborts the next time libuv needs one.
+thread_local! {
+  /// The pool this thread belongs to, if it is a pool thread.
+  static CURRENT: std::cell::RefCell<Option<Arc<Inner>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// How long a surplus thread idles before it ends.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Most threads a pool may have, whatever `WASMTIME_NAPI_THREADS`,
+/// `asyncThreads` or blocked jobs ask: each takes a stack and a kernel thread,
+/// and a process out of threads aborts the next time libuv needs one.
 pub(crate) const MAX_THREADS: usize = 256;
 
 /// How many threads the shared pool has (or will have):
@@ -52,28 +74,16 @@ impl Pool {
   /// A pool of `n` threads (1 to `MAX_THREADS`; the caller checks).
   pub(crate) fn new(n: usize) -> Arc<Pool> {
     let (tx, rx) = channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
-    for i in 0..n {
-      let rx: Arc<Mutex<Receiver<Job>>> = rx.clone();
-      // A thread that cannot be made leaves the pool smaller; jobs still run
-      // as long as one exists (the first is made before any job is queued).
-      let _ = std::thread::Builder::new().name(format!("wasmtime-napi-{i}")).stack_size(STACK).spawn(move || loop {
-        let job = match rx.lock() {
-          Ok(rx) => rx.recv(),
-          Err(poisoned) => poisoned.into_inner().recv(),
-        };
-        let Ok(job) = job else { return };
-        // A panic inside a job is reported by the job itself (it catches its
-        // own); this only keeps the thread alive if one slips through.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-      });
+    let inner = Arc::new(Inner { rx: Mutex::new(rx), counts: Mutex::new((0, 0)), size: n });
+    for _ in 0..n {
+      inner.add_thread();
     }
-    Arc::new(Pool { jobs: Mutex::new(tx), size: n })
+    Arc::new(Pool { jobs: Mutex::new(tx), inner })
   }
 
-  /// How many threads run this pool's jobs at once.
+  /// How many threads run this pool's jobs at once (when none is blocked).
   pub(crate) fn size(&self) -> usize {
-    self.size
+    self.inner.size
   }
 
   /// Runs `job` on one of this pool's threads, after the jobs queued before it.
@@ -81,6 +91,69 @@ impl Pool {
     let tx = self.jobs.lock().map_err(|_| "the thread pool is unusable after a panic".to_string())?;
     tx.send(Box::new(job)).map_err(|_| "the thread pool has no threads".to_string())
   }
+}
+
+impl Inner {
+  fn counts(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
+    self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+  }
+
+  /// Starts one more thread. A thread that cannot be made leaves the pool
+  /// smaller; jobs still run as long as one exists.
+  fn add_thread(self: &Arc<Self>) {
+    let inner = self.clone();
+    let mut counts = self.counts();
+    let n = counts.0;
+    let spawned = std::thread::Builder::new().name(format!("wasmtime-napi-{n}")).stack_size(STACK).spawn(move || {
+      CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
+      inner.work();
+    });
+    if spawned.is_ok() {
+      counts.0 += 1;
+    }
+  }
+
+  fn work(&self) {
+    loop {
+      let job = match self.rx.lock() {
+        Ok(rx) => rx.recv_timeout(IDLE),
+        Err(poisoned) => poisoned.into_inner().recv_timeout(IDLE),
+      };
+      match job {
+        // A panic inside a job is reported by the job itself (it catches its
+        // own); this only keeps the thread alive if one slips through.
+        Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+      }
+      // Surplus: more threads free to run jobs than the pool's size.
+      let mut counts = self.counts();
+      if counts.0 - counts.1 > self.size {
+        counts.0 -= 1;
+        return;
+      }
+    }
+    self.counts().0 -= 1;
+  }
+}
+
+/// Runs `wait` (which blocks the thread until JavaScript answers) on a pool
+/// thread as a blocked job: if no other thread of the pool is left to run
+/// queued jobs, one is added first (up to `MAX_THREADS`). Elsewhere it just
+/// runs `wait`.
+pub(crate) fn blocking<R>(wait: impl FnOnce() -> R) -> R {
+  let Some(inner) = CURRENT.with(|c| c.borrow().clone()) else { return wait() };
+  let grow = {
+    let mut counts = inner.counts();
+    counts.1 += 1;
+    counts.0 <= counts.1 && counts.0 < MAX_THREADS
+  };
+  if grow {
+    inner.add_thread();
+  }
+  let r = wait();
+  inner.counts().1 -= 1;
+  r
 }
 
 /// The way back from pool threads to one JavaScript thread: a thread-safe

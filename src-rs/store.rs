@@ -536,18 +536,19 @@ impl StoreShared {
 
   /// Moves the wasmtime store out, for a call on a pool thread; `None` when
   /// it is borrowed, away or freed.
-  pub(crate) fn take_away(&self) -> Option<wasmtime::Store<StoreData>> {
+  pub(crate) fn take_away(&self) -> Option<AwayStore> {
     if self.disposed.get() {
       return None;
     }
     let store = self.inner.try_borrow_mut().ok()?.take()?;
     self.away.set(true);
-    Some(store)
+    Some(AwayStore(Some(store)))
   }
 
   /// Puts back the store a call on a pool thread had, and reports what its
   /// memories grew by meanwhile.
-  pub(crate) fn come_back(&self, env: &Env, mut store: wasmtime::Store<StoreData>) {
+  pub(crate) fn come_back(&self, env: &Env, mut away: AwayStore) {
+    let Some(mut store) = away.0.take() else { return };
     store.data_mut().remote = None;
     self.callers.borrow_mut().retain(|e| e.remote.is_none());
     self.report_growth(env, store.data_mut());
@@ -568,6 +569,13 @@ impl StoreShared {
     if !raw.iter().any(|c| Arc::ptr_eq(c, code)) {
       raw.push(code.clone());
     }
+  }
+
+  /// A strong reference to the array that roots this store's host functions
+  /// and externref values: a call in flight holds it, so they live until the
+  /// call ends even if every handle of the store is dropped meanwhile.
+  pub(crate) fn hold_roots(&self, env: sys::napi_env) -> Option<JsRef> {
+    JsRef::new(env, self.roots(env))
   }
 
   /// The JavaScript array that roots this store's host functions (from index
@@ -729,6 +737,25 @@ impl StoreShared {
       // SAFETY: the store's env, on its thread: stores are freed from
       // finalizers, `dispose()` and view finalizers, all on that thread.
       unsafe { sys::napi_adjust_external_memory(self.env, -reported, &mut out) };
+    }
+  }
+}
+
+/// A wasmtime store on its way to, on, or back from a pool thread. One that is
+/// dropped there (its environment went away before it could come back) is
+/// freed there, and counted as freed.
+pub(crate) struct AwayStore(Option<wasmtime::Store<StoreData>>);
+
+impl AwayStore {
+  pub(crate) fn get(&mut self) -> Option<&mut wasmtime::Store<StoreData>> {
+    self.0.as_mut()
+  }
+}
+
+impl Drop for AwayStore {
+  fn drop(&mut self) {
+    if self.0.take().is_some() {
+      LIVE_STORES.fetch_sub(1, Ordering::Relaxed);
     }
   }
 }

@@ -120,7 +120,7 @@ export interface EngineOptions {
   pooling?: boolean | native.PoolingOptions
   /**
    * Bytes of the fiber stack each `fn.callAsync` runs on (default 2 MiB, or
-   * `maxWasmStack` plus 1 MiB if larger); must exceed `maxWasmStack`.
+   * `maxWasmStack` plus 1 MiB if larger); at least `maxWasmStack` plus 256 KiB.
    */
   asyncStackSize?: number
   /**
@@ -446,6 +446,9 @@ export class Store extends native.Store {
       throw constructorError(err, 'new Store()')
     }
     this.engine = e
+    // Keeping the Store keeps its host functions and externref values alive,
+    // as keeping any handle taken from it does.
+    native.attachStoreRoots(this)
   }
 
   [Symbol.dispose](): void {
