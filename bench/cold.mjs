@@ -1,7 +1,8 @@
 // npm run bench (fourth part): cold start of real WASI tasks, whole process,
 // against node:wasi on the same wasm. Each side is a fresh `node` process
 // timed from spawn to exit; inside, the child reports its load and run time,
-// and the rest is Node's own start-up (plus `require`), the floor both share.
+// and the rest is Node's own start-up (plus `require`) and exit, which the
+// floor measures for a process that loads the package and does nothing.
 // Writes bench/cold-start.svg: stacked Node start, load, run, per task.
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -53,7 +54,7 @@ for (const id of TASKS) {
 }
 
 const ms = (x) => `${x.toFixed(0)} ms`
-console.log(`cold start, whole process (median of ${RUNS}; ${cpus().length} cores): Node start-up + load + run`)
+console.log(`cold start, whole process (median of ${RUNS}; ${cpus().length} cores): Node start-up and exit + load + run`)
 console.log(`  floor: node -e "require('wasmtime-napi')" ${ms(floor)}`)
 for (const r of rows) {
   const f = (s) => `${ms(s.wall)} (start ${ms(s.start)}, load ${s.load.toFixed(1)} ms, run ${ms(s.run)})`
@@ -73,7 +74,7 @@ function chart(rows, floor) {
   const height = top + rows.length * group + 44
   const max = Math.max(...rows.map((r) => r.wasi.wall), ...rows.map((r) => r.ours.wall))
   const x = (v) => (plot * v) / max
-  const parts = [['start', 'Node start-up', '#bdbdbd'], ['load', 'load (read + load / compile + instantiate)', '#2a9d8f'], ['run', 'run', '#264653']]
+  const parts = [['start', 'Node start-up and exit', '#bdbdbd'], ['load', 'load (read + load / compile + instantiate)', '#2a9d8f'], ['run', 'run', '#264653']]
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`, '<rect width="100%" height="100%" fill="white"/>']
   out.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">Cold start of real WASI tasks, whole process (lower is better)</text>`)
   out.push(`<text x="${left}" y="38" fill="#555">${cpus()[0].model.trim()}, ${cpus().length} cores, Node ${process.version}; median of ${RUNS}; dashed: node -e "require('wasmtime-napi')" = ${floor.toFixed(0)} ms</text>`)
