@@ -106,6 +106,13 @@ test('in a synchronous call, a host function that returns a Promise is a coded e
   t.throws(() => viaHost(1), { code: 'ERR_WASMTIME_HOST_PROMISE', message: /callAsync/ })
   box.get = async (x) => x
   t.throws(() => viaHost(1), { code: 'ERR_WASMTIME_HOST_PROMISE' })
+  // A host function without results is caught too, though nothing reads its value.
+  const engine = new Engine()
+  const { run } = new Instance(new Store(engine), new Module('(module (import "h" "f" (func $f)) (func (export "run") call $f))', engine), {
+    h: { f: () => Promise.reject(new Error('nobody waits for this either')) },
+  }).exports
+  t.throws(() => run(), { code: 'ERR_WASMTIME_HOST_PROMISE' })
+  t.is(await run.callAsync().catch((e) => e.message), 'nobody waits for this either')
   // A rejection left unhandled would fail this test (ava reports it).
   await new Promise((r) => setTimeout(r, 20))
   t.pass()

@@ -113,20 +113,31 @@ impl HostFunc {
     let argv = self.js_args(&env, &shared, caller, ptr, call, params)?;
     let ret = shared.enter_host(caller, call, || self.invoke(&argv));
     let ret = ret.ok_or_else(|| self.pending_into(caller))?;
-    if is_promise(raw, ret) {
-      settle_quietly(raw, ret);
-      throw(
-        &env,
-        Kind::Error,
-        error::HOST_PROMISE,
-        &format!(
-          "host function {} returned a Promise during a synchronous call into wasm, which cannot wait for it; call the export with fn.callAsync(...) so the guest waits for the Promise",
-          self.name
-        ),
-      );
-      return Err(self.pending_into(caller));
+    // A Promise is caught where it must be: unused (no results), or when it
+    // fails to convert; a result that converts costs no check.
+    if self.results.is_empty() && is_promise(raw, ret) {
+      return Err(self.promise_in_sync_call(&env, caller, ret));
     }
-    self.take_results(&env, caller, ret, results)
+    match self.take_results(&env, caller, ret, results) {
+      Err(CallFailure::Js) if is_promise(raw, ret) => Err(self.promise_in_sync_call(&env, caller, ret)),
+      r => r,
+    }
+  }
+
+  /// The error for a Promise returned to a synchronous call (whose rejection,
+  /// if any, is then ignored rather than left unhandled).
+  fn promise_in_sync_call(&self, env: &Env, caller: &mut wasmtime::Caller<'_, StoreData>, promise: sys::napi_value) -> CallFailure {
+    settle_quietly(env.raw(), promise);
+    throw(
+      env,
+      Kind::Error,
+      error::HOST_PROMISE,
+      &format!(
+        "host function {} returned a Promise during a synchronous call into wasm, which cannot wait for it; call the export with fn.callAsync(...) so the guest waits for the Promise",
+        self.name
+      ),
+    );
+    self.pending_into(caller)
   }
 
   /// The JavaScript arguments of a call: the `Caller` object (with
