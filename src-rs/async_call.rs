@@ -18,7 +18,8 @@
 //! rejection unwinds the guest and rejects `callAsync` with that same value.
 //! The guest waits meanwhile, holding its pool thread (wasmtime 48 cannot
 //! suspend a fiber from a host function that must also serve synchronous
-//! calls; see `host_call`).
+//! calls; see `host_call`); a pool whose threads all wait so adds one
+//! (`pool::blocking`), so calls the host function awaits can still run.
 //!
 //! While the pool thread waits, JavaScript may use the store through the
 //! host call's `Caller`, memories and tables included, even after an `await`
