@@ -565,7 +565,7 @@ impl RemoteCall {
     shared.enter_remote(self.caller, call, self.reply.clone());
     let outcome = host
       .js_args(env, &shared, caller, self.caller, call, &self.params)
-      .and_then(|argv| host.invoke(&argv).ok_or_else(|| host.pending_into(caller)));
+      .and_then(|argv| host.invoke(&argv).map_err(|failed| failed.unwrap_or_else(|| host.pending_into(caller))));
     let ret = match outcome {
       Ok(ret) => ret,
       Err(failure) => {

@@ -112,7 +112,7 @@ impl HostFunc {
     let ptr = caller as *mut wasmtime::Caller<'_, StoreData> as *mut wasmtime::Caller<'static, StoreData>;
     let argv = self.js_args(&env, &shared, caller, ptr, call, params)?;
     let ret = shared.enter_host(caller, call, || self.invoke(&argv));
-    let ret = ret.ok_or_else(|| self.pending_into(caller))?;
+    let ret = ret.map_err(|failed| failed.unwrap_or_else(|| self.pending_into(caller)))?;
     // A Promise is caught where it must be: unused (no results), or when it
     // fails to convert; a result that converts costs no check.
     if self.results.is_empty() && is_promise(raw, ret) {
@@ -163,28 +163,33 @@ impl HostFunc {
     for p in params {
       argv.push(from_val(env, shared, &mut *caller, p).map_err(|_| self.pending_or("could not convert an argument"))?);
     }
-    if self.value().is_null() {
-      return Err(CallFailure::Host(format!(
-        "host function {} was garbage-collected: keep the Linker that defined it, or a handle of the store, alive while wasm may call it",
-        self.name
-      )));
-    }
     Ok(argv)
   }
 
-  /// Calls the JavaScript function with `argv`: its return value, or `None`
-  /// with its exception pending. The caller registers the store's way in.
-  pub(crate) fn invoke(&self, argv: &[sys::napi_value]) -> Option<sys::napi_value> {
+  /// Calls the JavaScript function with `argv`: its return value; or
+  /// `Err(None)` when it threw (the exception is pending), `Err(Some(..))`
+  /// when it was collected. The caller registers the store's way in.
+  pub(crate) fn invoke(&self, argv: &[sys::napi_value]) -> std::result::Result<sys::napi_value, Option<CallFailure>> {
     let raw = self.env;
+    let func = self.value();
+    if func.is_null() {
+      return Err(Some(CallFailure::Host(format!(
+        "host function {} was garbage-collected: keep the Linker that defined it, or a handle of the store, alive while wasm may call it",
+        self.name
+      ))));
+    }
     let mut recv = ptr::null_mut();
     let mut ret = ptr::null_mut();
-    // SAFETY: values on this env, on its thread; a collected function (null)
-    // makes the call fail with a pending exception.
+    // SAFETY: values on this env, on its thread; `func` is a live function.
     let status = unsafe {
       sys::napi_get_undefined(raw, &mut recv);
-      sys::napi_call_function(raw, recv, self.value(), argv.len(), argv.as_ptr(), &mut ret)
+      sys::napi_call_function(raw, recv, func, argv.len(), argv.as_ptr(), &mut ret)
     };
-    (status == sys::Status::napi_ok).then_some(ret)
+    if status == sys::Status::napi_ok {
+      Ok(ret)
+    } else {
+      Err(None)
+    }
   }
 
   /// Converts what the JavaScript function returned (`ret`) into `results`.
