@@ -367,6 +367,8 @@ impl StoreShared {
 
   /// `with` while the store is borrowed by a call: through the innermost host
   /// call's `Caller`, if one is running JavaScript.
+  #[cold]
+  #[inline(never)]
   fn with_top_caller<T>(&self, env: &Env, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> Result<T>) -> Result<T> {
     let top = self.callers.borrow().last().cloned();
     match top {
@@ -396,6 +398,17 @@ impl StoreShared {
     r
   }
 
+  #[cold]
+  fn away_error(env: &Env) -> napi::Error {
+    throw(
+      env,
+      Kind::Error,
+      error::STORE_BUSY,
+      "this Store is running an async call (callAsync), so its wasm cannot be called synchronously now, not even from a host function of that call; await the call, or use fn.callAsync, which waits its turn",
+    )
+  }
+
+  #[cold]
   fn busy_error(&self, env: &Env) -> napi::Error {
     if self.away.get() {
       throw(
@@ -414,12 +427,7 @@ impl StoreShared {
   /// `stack_overflow` instead of entering when it does not.
   pub(crate) fn enter<T>(&self, env: &Env, f: impl FnOnce(StoreContextMut<'_, StoreData>) -> Result<T>) -> Result<T> {
     if self.away.get() {
-      return Err(throw(
-        env,
-        Kind::Error,
-        error::STORE_BUSY,
-        "this Store is running an async call (callAsync), so its wasm cannot be called synchronously now, not even from a host function of that call; await the call, or use fn.callAsync, which waits its turn",
-      ));
+      return Err(Self::away_error(env));
     }
     let outer = self.callers.borrow().is_empty();
     if outer {
@@ -449,9 +457,15 @@ impl StoreShared {
     });
     if outer && !self.queue.borrow().is_empty() {
       // callAsync calls queued by host functions of this call start now.
-      crate::async_call::pump(env, self);
+      self.pump(env);
     }
     r
+  }
+
+  #[cold]
+  #[inline(never)]
+  fn pump(&self, env: &Env) {
+    crate::async_call::pump(env, self);
   }
 
   fn report_growth(&self, env: &Env, data: &mut StoreData) {
