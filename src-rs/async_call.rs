@@ -313,7 +313,8 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
       Box::from_raw(flight)
     };
     flight.link.channel.finish(None);
-    return Err(throw(env, Kind::Error, error::INTERNAL, &format!("cannot start callAsync: {why}")));
+    flight.shared.lost();
+    return Err(throw(env, Kind::Error, error::INTERNAL, &format!("cannot start callAsync: {why}; the store is lost (disposed)")));
   }
   Ok(())
 }
