@@ -382,10 +382,11 @@ export declare class Store {
   setDeadline(ms?: number | undefined | null): void
   /**
    * Makes every call into this store that is running or queued now trap with
-   * `interrupt` within a few milliseconds (at its next epoch check, or at
-   * once if it waits for a host function's Promise), whether it runs on the
-   * JavaScript thread or off it (`callAsync`). Calls made afterwards are not
-   * affected. Needs an engine with `epochInterruption` (the default).
+   * `interrupt`: a running one within a few milliseconds (at its next epoch
+   * check, or at once if it waits for a host function's Promise), whether it
+   * runs on the JavaScript thread or off it (`callAsync`); a queued one at
+   * once. Calls made afterwards are not affected. Needs an engine with
+   * `epochInterruption` (the default).
    */
   interrupt(): void
   /**

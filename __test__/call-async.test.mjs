@@ -345,3 +345,27 @@ test('host functions may await calls on other stores even when every pool thread
   // With one thread blocked per outer call, the inner calls need threads the pool adds.
   t.deepEqual(await Promise.all(outers.map((o, i) => o.outer.callAsync(i))), [1, 2, 3])
 })
+
+test('store.interrupt() rejects at once a call that waits for a pool thread, and it never runs', async (t) => {
+  const engine = new Engine({ asyncThreads: 1 })
+  const a = setup(engine)
+  const b = setup(engine)
+  const order = []
+  const spinning = a.spin.callAsync().catch((e) => order.push(`a ${e.trapCode}`))
+  // b's call waits for the only thread, which a holds.
+  const waiting = b.viaHost.callAsync(1).then(
+    (v) => order.push(`b ${v}`),
+    (e) => order.push(`b ${e.trapCode}`),
+  )
+  await new Promise((r) => setTimeout(r, 20))
+  b.store.interrupt()
+  const fallback = setTimeout(() => a.store.interrupt(), 3000)
+  await waiting
+  a.store.interrupt()
+  await spinning
+  clearTimeout(fallback)
+  t.deepEqual(order, ['b interrupt', 'a interrupt'])
+  // Both stores work again.
+  t.is(await b.add.callAsync(1, 2), 3)
+  t.is(await a.add.callAsync(2, 2), 4)
+})

@@ -98,7 +98,9 @@ export function runNode(args, { env = {}, timeout = 120_000 } = {}) {
     p.stdout.on('data', (d) => (stdout += d))
     p.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => p.kill('SIGKILL'), timeout)
-    p.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has all of the child's output been read
+    // (under load, 'exit' came first and the last lines were lost).
+    p.on('close', (code, signal) => {
       clearTimeout(timer)
       resolve({ code, signal, stdout, stderr })
     })

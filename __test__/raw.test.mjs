@@ -1,6 +1,7 @@
 // Module.deserializeRaw: each numbered requirement of the foundation issue.
 import test from 'ava'
 import { createHash, randomBytes } from 'node:crypto'
+import { constants as bufferConstants } from 'node:buffer'
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -306,6 +307,10 @@ test('readPrecompiled({ map: true }) maps the file: the code runs from the mappi
   t.throws(() => Module.deserializeRaw(mapped), { code: 'ERR_WASMTIME_DESERIALIZE' })
   t.throws(() => readPrecompiledSync(join(tmpdir(), 'no-such-artifact.cwasm'), { map: true }), { code: 'ERR_WASMTIME_IO', message: /cannot map/ })
   t.throws(() => readPrecompiledSync(file, { mapped: true }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'mapped'/ })
+  t.throws(() => readPrecompiledSync(tmpdir(), { map: true }), { code: 'ERR_WASMTIME_IO', message: /not a regular file/ })
+  // More than this Node's Buffers can hold is refused before anything is made
+  // (Node 20 aborted on a double free there).
+  t.throws(() => alignedBuffer(bufferConstants.MAX_LENGTH + 1), { instanceOf: RangeError, code: 'ERR_WASMTIME_OUT_OF_MEMORY' })
   const empty = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'empty.cwasm')
   writeFileSync(empty, '')
   t.is(readPrecompiledSync(empty, { map: true }).byteLength, 0)

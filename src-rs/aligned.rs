@@ -63,7 +63,11 @@ impl Region {
   #[cfg(unix)]
   pub(crate) fn map_file(file: &std::fs::File) -> std::io::Result<Arc<Region>> {
     use std::os::fd::AsRawFd;
-    let len = usize::try_from(file.metadata()?.len()).map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+      return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let len = usize::try_from(meta.len()).map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
     if len == 0 {
       return Region::new(0);
     }
@@ -195,10 +199,20 @@ pub fn aligned_array_buffer<'env>(env: &'env Env, byte_length: f64) -> Result<Un
 /// `readPrecompiled(path, { map: true })`.
 #[napi(catch_unwind)]
 pub fn map_file_array_buffer<'env>(env: &'env Env, path: String) -> Result<Unknown<'env>> {
-  let region = std::fs::File::open(&path)
+  let region = open_nonblocking(&path)
     .and_then(|f| Region::map_file(&f))
     .map_err(|e| throw(env, Kind::Error, error::IO, &format!("cannot map '{path}': {e}")))?;
   lend(env, region)
+}
+
+/// Opens `path` for reading without waiting: a FIFO with no writer would
+/// block the JavaScript thread in `open`; `map_file` refuses it after.
+fn open_nonblocking(path: &str) -> std::io::Result<std::fs::File> {
+  let mut o = std::fs::OpenOptions::new();
+  o.read(true);
+  #[cfg(unix)]
+  std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, libc::O_NONBLOCK);
+  o.open(path)
 }
 
 /// Lends `region` to JavaScript as an external ArrayBuffer.
@@ -211,13 +225,16 @@ fn lend(env: &Env, region: Arc<Region>) -> Result<Unknown<'_>> {
   // `release_lent` drops the region reference it is given.
   let status = unsafe { sys::napi_create_external_arraybuffer(env.raw(), data.cast(), len, Some(release_lent), hint.cast(), &mut ab) };
   if status != sys::Status::napi_ok {
-    // SAFETY: the box was not handed to napi.
-    drop(unsafe { Box::from_raw(hint) });
+    // The box is left alone, not freed: whether the finalizer already ran
+    // depends on the runtime (Node 20 runs it when the length is over its
+    // Buffer limit, and then fails), so freeing here could free it twice.
+    // The facade checks that limit first; what is left is a leak on a path
+    // that should not be reached.
     return Err(throw(
       env,
-      Kind::Error,
-      error::INTERNAL,
-      "this runtime refuses ArrayBuffers over native memory (e.g. Electron's sandbox); load artifacts with Module.deserialize() or Module.deserializeFile()",
+      Kind::Range,
+      error::OUT_OF_MEMORY,
+      &format!("this runtime refused an ArrayBuffer of {len} bytes over native memory (too large for it, or a sandbox such as Electron's); load artifacts with Module.deserialize() or Module.deserializeFile()"),
     ));
   }
   // SAFETY: made on `env` in this call.

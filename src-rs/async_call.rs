@@ -59,6 +59,9 @@ pub(crate) struct Link {
   /// The call's JavaScript side (owned by the teardown hook until the call's
   /// end is delivered); read only on the JavaScript thread.
   flight: AtomicPtr<Flight>,
+  /// The store, until a pool thread takes it to run the call, or until
+  /// `store.interrupt()` takes it back because no thread had yet.
+  parked: Mutex<Option<crate::store::AwayStore>>,
 }
 
 impl Link {
@@ -89,6 +92,8 @@ struct Flight {
   /// The store's roots (host functions, externref values), held until the
   /// call ends whatever happens to the store's handles.
   _roots: Option<JsRef>,
+  /// The Promise was settled early (interrupted before the job started).
+  settled: std::cell::Cell<bool>,
 }
 
 /// The environment is being torn down while a call runs: stop the guest,
@@ -253,6 +258,34 @@ pub(crate) fn pump(env: &Env, shared: &StoreShared) {
   }
 }
 
+/// `store.interrupt()`: the calls still waiting for the store are rejected now,
+/// with the trap they would have met.
+pub(crate) fn reject_queued(env: &Env, shared: &StoreShared) {
+  loop {
+    let Some(q) = shared.queue.borrow_mut().pop_front() else { return };
+    crate::trap::throw_trap(env, "interrupt", "wasm trap: interrupt: store.interrupt() was called before this call could start");
+    reject_pending(env.raw(), q.deferred);
+  }
+}
+
+/// `store.interrupt()`: a call handed to the pool that no thread has taken
+/// yet gives its store back and is rejected now; its job, when a thread takes
+/// it, finds no store and runs nothing.
+pub(crate) fn reject_waiting_job(env: &Env, shared: &StoreShared, link: &Arc<Link>) {
+  let parked = link.parked.lock().unwrap_or_else(PoisonError::into_inner).take();
+  let Some(store) = parked else {
+    return; // running already: it stops at its next epoch check
+  };
+  shared.set_current(None);
+  shared.come_back(env, store);
+  // SAFETY: the flight lives until `complete` takes it, which has not run:
+  // the job has not started, so it has not sent its last message.
+  let flight = unsafe { &*link.flight.load(Ordering::Relaxed) };
+  crate::trap::throw_trap(env, "interrupt", "wasm trap: interrupt: store.interrupt() was called before this call could start");
+  reject_pending(env.raw(), flight.deferred);
+  flight.settled.set(true);
+}
+
 /// Moves the store to a pool thread and runs `q` there; on `Err`, the
 /// exception to reject `q` with is pending.
 fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
@@ -276,7 +309,7 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
   let Some(channel) = crate::pool::JsChannel::new(env, c"wasmtime-napi.callAsync", ptr::null_mut(), Some(run_message)) else {
     return Err(throw(env, Kind::Error, error::INTERNAL, "could not create the thread-safe function for callAsync"));
   };
-  let link = Arc::new(Link { channel, stop: AtomicBool::new(false), flight: AtomicPtr::new(ptr::null_mut()) });
+  let link = Arc::new(Link { channel, stop: AtomicBool::new(false), flight: AtomicPtr::new(ptr::null_mut()), parked: Mutex::new(None) });
   let Some(mut away) = shared.take_away() else {
     return Err(throw(env, Kind::Error, error::INTERNAL, "the store could not be taken for callAsync"));
   };
@@ -284,7 +317,8 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
     store.data_mut().generation = q.generation;
     store.data_mut().remote = Some(link.clone());
   }
-  let flight = Box::into_raw(Box::new(Flight { shared: rc, deferred: q.deferred, link: link.clone(), _roots: q.roots }));
+  *link.parked.lock().unwrap_or_else(PoisonError::into_inner) = Some(away);
+  let flight = Box::into_raw(Box::new(Flight { shared: rc, deferred: q.deferred, link: link.clone(), _roots: q.roots, settled: std::cell::Cell::new(false) }));
   link.flight.store(flight, Ordering::Relaxed);
   // SAFETY: a cleanup hook on the current env; its argument is the box just
   // made, consumed by the hook or by `complete` (see `Flight`).
@@ -295,16 +329,19 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
   let n = q.results.len();
   let job_link = link.clone();
   let spawned = shared.pool.spawn(move || {
-    let mut store = away;
-    let result = match store.get() {
+    // None: `store.interrupt()` took the store back while this waited.
+    let mut store = job_link.parked.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let result = match store.as_mut().and_then(|s| s.get()) {
       Some(s) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(s, func, params, n)))
         .unwrap_or_else(|_| Err(wasmtime::Error::msg("callAsync panicked inside the native addon; please report this"))),
-      None => Err(wasmtime::Error::msg("the store was not there")),
+      None => Err(wasmtime::Trap::Interrupt.into()),
     };
     let outcome = Outcome { store, result, holds };
     job_link.channel.finish(Some(Box::new(move |env| complete(env, hook, outcome))));
   });
+  shared.set_current(Some(link.clone()));
   if let Err(why) = spawned {
+    shared.set_current(None);
     // Nothing runs: undo. The job (and the store in it, counted as freed) was
     // dropped: this store is lost, and the call says why.
     // SAFETY: the hook has not run; its box is taken back once.
@@ -330,7 +367,7 @@ unsafe impl Send for HookArg {}
 /// in order: the store, then the outcome (a trap's backtrace refers to the
 /// module), then the raw-loaded code they run from.
 struct Outcome {
-  store: crate::store::AwayStore,
+  store: Option<crate::store::AwayStore>,
   result: wasmtime::Result<Vec<SendVal>>,
   holds: Vec<Arc<RawCode>>,
 }
@@ -358,6 +395,11 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// On the pool thread: the call itself.
 fn run(store: &mut wasmtime::Store<StoreData>, func: wasmtime::Func, params: Vec<SendVal>, n: usize) -> wasmtime::Result<Vec<SendVal>> {
+  // Interrupted, or its environment gone, while it waited for a thread.
+  let data = store.data();
+  if data.interrupts.load(Ordering::Relaxed) != data.generation || data.remote.as_ref().is_some_and(|l| l.stopped()) {
+    return Err(wasmtime::Trap::Interrupt.into());
+  }
   let mut scope = RootScope::new(store);
   let params: Vec<Val> = params.into_iter().map(|p| p.into_val(&mut scope)).collect();
   let mut results = vec![Val::I32(0); n];
@@ -380,7 +422,16 @@ fn complete(env: &Env, hook: HookArg, outcome: Outcome) {
   };
   let Outcome { store, result, holds } = outcome;
   let shared = &flight.shared;
-  shared.come_back(env, store);
+  if let Some(store) = store {
+    shared.set_current(None);
+    shared.come_back(env, store);
+  }
+  if flight.settled.get() {
+    drop(result);
+    drop(holds);
+    pump(env, shared);
+    return;
+  }
   let settled = match result {
     Ok(vals) => shared.with(env, |mut cx| {
       let mut scope = RootScope::new(&mut cx);

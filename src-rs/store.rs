@@ -142,6 +142,8 @@ pub(crate) struct StoreShared {
   callers: RefCell<Vec<HostEntry>>,
   /// The wasmtime store is on a pool thread, running a `callAsync`.
   away: Cell<bool>,
+  /// The `callAsync` running (or handed to the pool) now.
+  current: RefCell<Option<Arc<crate::async_call::Link>>>,
   /// `callAsync` calls waiting for the store, first first.
   pub(crate) queue: RefCell<std::collections::VecDeque<crate::async_call::Queued>>,
   /// Counts `store.interrupt()` calls; read by running calls at each epoch.
@@ -311,6 +313,7 @@ impl StoreShared {
       live_views: Cell::new(0),
       callers: RefCell::new(Vec::new()),
       away: Cell::new(false),
+      current: RefCell::new(None),
       queue: RefCell::new(std::collections::VecDeque::new()),
       interrupts,
       host_calls: Cell::new(0),
@@ -535,6 +538,11 @@ impl StoreShared {
   /// The number of `interrupt()` calls so far.
   pub(crate) fn interrupts(&self) -> u64 {
     self.interrupts.load(Ordering::Relaxed)
+  }
+
+  /// Records the `callAsync` in flight.
+  pub(crate) fn set_current(&self, link: Option<Arc<crate::async_call::Link>>) {
+    *self.current.borrow_mut() = link;
   }
 
   /// A counted handle of this store.
@@ -912,10 +920,11 @@ impl Store {
   }
 
   /// Makes every call into this store that is running or queued now trap with
-  /// `interrupt` within a few milliseconds (at its next epoch check, or at
-  /// once if it waits for a host function's Promise), whether it runs on the
-  /// JavaScript thread or off it (`callAsync`). Calls made afterwards are not
-  /// affected. Needs an engine with `epochInterruption` (the default).
+  /// `interrupt`: a running one within a few milliseconds (at its next epoch
+  /// check, or at once if it waits for a host function's Promise), whether it
+  /// runs on the JavaScript thread or off it (`callAsync`); a queued one at
+  /// once. Calls made afterwards are not affected. Needs an engine with
+  /// `epochInterruption` (the default).
   #[napi(catch_unwind)]
   pub fn interrupt(&self, env: Env) -> Result<()> {
     if !self.shared.epochs {
@@ -923,6 +932,11 @@ impl Store {
     }
     self.shared.interrupt();
     self.shared.engine.increment_epoch();
+    crate::async_call::reject_queued(&env, &self.shared);
+    let current = self.shared.current.borrow().clone();
+    if let Some(link) = current {
+      crate::async_call::reject_waiting_job(&env, &self.shared, &link);
+    }
     Ok(())
   }
 

@@ -9,7 +9,10 @@ import * as fs from 'node:fs'
 import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
 import { checkIntegrity, verifyDigest } from './artifact'
-import { checkOptions } from './errors'
+import { checkOptions, codedError } from './errors'
+import { constants } from 'node:buffer'
+
+const MAX_LENGTH = constants.MAX_LENGTH
 
 export interface ReadOptions {
   /** Check the bytes against `<path>.sha256` (written by `compile --digest`) before returning them. */
@@ -44,7 +47,19 @@ function checked(buf: Buffer, path: string, options: ReadOptions): Buffer {
  * the package owns: `Module.deserializeRaw` accepts it (and takes it over).
  */
 export function alignedBuffer(byteLength: number): Buffer {
+  withinBufferLimit(byteLength, 'alignedBuffer()')
   return Buffer.from(native.alignedArrayBuffer(byteLength) as ArrayBuffer)
+}
+
+/** Refuses a size this Node's Buffers cannot have (4 GiB on Node 20). */
+function withinBufferLimit(byteLength: number, what: string): void {
+  if (typeof byteLength === 'number' && byteLength > MAX_LENGTH) {
+    throw codedError(
+      RangeError,
+      'ERR_WASMTIME_OUT_OF_MEMORY',
+      `${what}: ${byteLength} bytes is more than a Buffer can hold on Node ${process.version} (${MAX_LENGTH}); use Module.deserializeFile() for an artifact this large`,
+    )
+  }
 }
 
 /** Copies `bytes` into a new `alignedBuffer`. */
@@ -61,6 +76,13 @@ export function readPrecompiledSync(path: string, options: ReadOptions = {}): Bu
 }
 
 function mapped(path: string): Buffer {
+  let size = 0
+  try {
+    size = fs.statSync(path).size
+  } catch {
+    // The native side reports a missing or unreadable file, coded.
+  }
+  withinBufferLimit(size, 'readPrecompiled()')
   return Buffer.from(native.mapFileArrayBuffer(path) as ArrayBuffer)
 }
 
