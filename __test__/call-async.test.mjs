@@ -61,11 +61,17 @@ test('the JavaScript thread runs while the guest does, and store.interrupt() sto
   t.is(await add.callAsync(2, 2), 4)
 })
 
-test('store.setDeadline applies to async calls', async (t) => {
-  const { spin, store } = setup()
+test('store.setDeadline applies to async calls, also when a host function sets it while the guest waits', async (t) => {
+  const { spin, store, viaHost, box } = setup()
   store.setDeadline(50)
   const e = await t.throwsAsync(spin.callAsync(), { instanceOf: WasmTrap })
   t.is(e.trapCode, 'interrupt')
+  store.setDeadline(null)
+  box.get = () => {
+    store.setDeadline(30)
+    return new Promise(() => {})
+  }
+  t.is((await viaHost.callAsync(1).catch((e) => e)).trapCode, 'interrupt')
 })
 
 test('a host function may return a Promise: the guest waits for its value', async (t) => {
