@@ -444,6 +444,12 @@ export declare class WasiRun {
    * the run then ends with a trap, `interrupt`.
    */
   abort(): void
+  /**
+   * If no pool thread has taken the run yet, makes sure none will run it
+   * and returns true: the caller may settle the run now (its `'error'`
+   * event still comes, when a thread takes the job).
+   */
+  cancelIfWaiting(): boolean
 }
 
 /**

@@ -206,11 +206,18 @@ enum Failure {
 struct Run {
   channel: crate::pool::JsChannel<Event>,
   abort: AtomicBool,
+  /// `WAITING` until a pool thread takes the job (`STARTED`) or JavaScript
+  /// gives up on it first (`CANCELLED`: the job then runs nothing).
+  state: std::sync::atomic::AtomicU8,
   /// Bytes of streamed output sent and not yet given to JavaScript: the guest
   /// waits (`wait_for_room`) while this is above `STREAM_WINDOW`.
   in_flight: std::sync::Mutex<usize>,
   room: std::sync::Condvar,
 }
+
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
 
 /// How much streamed output may wait for JavaScript before the guest waits.
 const STREAM_WINDOW: usize = 8 << 20;
@@ -439,6 +446,15 @@ impl WasiRun {
   pub fn abort(&self) {
     self.run.abort.store(true, Ordering::Relaxed);
   }
+
+  /// If no pool thread has taken the run yet, makes sure none will run it
+  /// and returns true: the caller may settle the run now (its `'error'`
+  /// event still comes, when a thread takes the job).
+  #[napi]
+  pub fn cancel_if_waiting(&self) -> bool {
+    self.run.abort.store(true, Ordering::Relaxed);
+    self.run.state.compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+  }
 }
 
 /// What the store of a command off the JavaScript thread holds.
@@ -488,6 +504,7 @@ pub fn run_wasi_command_async(
   let run_state = Arc::new(Run {
     channel,
     abort: AtomicBool::new(false),
+    state: std::sync::atomic::AtomicU8::new(WAITING),
     in_flight: std::sync::Mutex::new(0),
     room: std::sync::Condvar::new(),
   });
@@ -544,7 +561,8 @@ fn run_command(
   run: Arc<Run>,
 ) -> std::result::Result<i32, Failure> {
   // Aborted, or out of time, while it waited in the queue: do not start.
-  if run.abort.load(Ordering::Relaxed) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+  let cancelled = run.state.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire).is_err();
+  if cancelled || run.abort.load(Ordering::Relaxed) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
     return Err(Failure::Wasm(wasmtime::Trap::Interrupt.into()));
   }
   let engine = module.engine();

@@ -955,10 +955,25 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
     run?.abort()
   }
   return new Promise<WasiResult>((resolve, reject) => {
-    const onAbort = () => run?.abort()
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
     const settle = () => {
+      settled = true
+      clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       for (const c of cleanups) c()
+    }
+    // A run still waiting for a pool thread is given up at once (it will not
+    // start); one that runs is stopped at its next epoch check.
+    const giveUp = (error: () => unknown) => {
+      if (!settled && run?.cancelIfWaiting()) {
+        settle()
+        reject(error())
+      }
+    }
+    const onAbort = () => {
+      run?.abort()
+      giveUp(() => signal!.reason)
     }
     try {
       run = native.runWasiCommandAsync(
@@ -967,6 +982,7 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
         wasiOptions,
         { timeout, fuel, store: storeOptions, abortable: signal !== undefined, streamStdout: sinks.stdout !== undefined, streamStderr: sinks.stderr !== undefined },
         (kind, value) => {
+          if (settled) return
           if (kind === 'stdout' || kind === 'stderr') {
             if (failure) return
             try {
@@ -987,6 +1003,12 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
       throw e
     }
     signal?.addEventListener('abort', onAbort, { once: true })
+    if (timeout !== undefined) {
+      timer = setTimeout(
+        () => giveUp(() => Object.assign(new WasmTrap(`wasm trap: interrupt: the run waited for a thread longer than its timeout (${timeout} ms)`), { code: 'ERR_WASMTIME_TRAP', trapCode: 'interrupt', wasmBacktrace: [] })),
+        timeout,
+      )
+    }
   })
 }
 
