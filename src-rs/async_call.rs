@@ -258,12 +258,17 @@ pub(crate) fn pump(env: &Env, shared: &StoreShared) {
   }
 }
 
+/// Throws the trap of a call that `store.interrupt()` stopped before it ran.
+fn interrupted_before_start(env: &Env) -> napi::Error {
+  crate::trap::throw_trap(env, "interrupt", "wasm trap: interrupt: store.interrupt() was called before this call could start")
+}
+
 /// `store.interrupt()`: the calls still waiting for the store are rejected now,
 /// with the trap they would have met.
 pub(crate) fn reject_queued(env: &Env, shared: &StoreShared) {
   loop {
     let Some(q) = shared.queue.borrow_mut().pop_front() else { return };
-    crate::trap::throw_trap(env, "interrupt", "wasm trap: interrupt: store.interrupt() was called before this call could start");
+    interrupted_before_start(env);
     reject_pending(env.raw(), q.deferred);
   }
 }
@@ -281,7 +286,7 @@ pub(crate) fn reject_waiting_job(env: &Env, shared: &StoreShared, link: &Arc<Lin
   // SAFETY: the flight lives until `complete` takes it, which has not run:
   // the job has not started, so it has not sent its last message.
   let flight = unsafe { &*link.flight.load(Ordering::Relaxed) };
-  crate::trap::throw_trap(env, "interrupt", "wasm trap: interrupt: store.interrupt() was called before this call could start");
+  interrupted_before_start(env);
   reject_pending(env.raw(), flight.deferred);
   flight.settled.set(true);
 }
@@ -291,7 +296,7 @@ pub(crate) fn reject_waiting_job(env: &Env, shared: &StoreShared, link: &Arc<Lin
 fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
   let raw = env.raw();
   if shared.interrupts() != q.generation {
-    return Err(crate::trap::throw_trap(env, "interrupt", "wasm trap: interrupt: store.interrupt() was called before this call could start"));
+    return Err(interrupted_before_start(env));
   }
   let Some(rc) = shared.rc() else {
     return Err(throw(env, Kind::Error, error::INTERNAL, "the store is going away"));

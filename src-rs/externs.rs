@@ -153,11 +153,13 @@ pub(crate) fn extern_to_js(
   ext: Extern,
   name: &str,
 ) -> Result<sys::napi_value> {
-  // SAFETY (all `to_napi_value` calls): class instances made on the current env.
   let handle = match ext {
     Extern::Func(f) => return js_function(env, store.clone(), &mut cx, f, name),
+    // SAFETY: a class instance made on the current call's env.
     Extern::Memory(m) => unsafe { Memory::to_napi_value(env.raw(), Memory::new(store.clone(), m)) },
+    // SAFETY: as above.
     Extern::Table(t) => unsafe { Table::to_napi_value(env.raw(), Table::new(store.clone(), t)) },
+    // SAFETY: as above.
     Extern::Global(g) => unsafe { Global::to_napi_value(env.raw(), Global::new(store.clone(), g)) },
     Extern::SharedMemory(_) | Extern::Tag(_) => {
       let mut u = std::ptr::null_mut();

@@ -273,7 +273,7 @@ unsafe extern "C" fn deliver(env: sys::napi_env, callback: sys::napi_value, _con
   let e = Env::from_raw(env);
   let raw = env;
   let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-    // SAFETY (all below): values made on this env, on its thread, in the
+    // SAFETY: (all below) values made on this env, on its thread, in the
     // handle scope N-API opens around this callback.
     unsafe {
       let string = |s: &str| {
