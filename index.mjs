@@ -1,5 +1,6 @@
 // ESM entry: the CommonJS build, re-exported by name.
-import cjs from './dist/index.js'
+import { createRequire } from 'node:module'
+const cjs = createRequire(import.meta.url)('./dist/index.js')
 
 export const {
   Engine,
