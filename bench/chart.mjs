@@ -9,6 +9,9 @@ const METHODS = [
   ['deserialize', 'deserialize (copy)', '#f4a261'],
   ['deserializeFile', 'deserializeFile (mmap)', '#2a9d8f'],
   ['deserializeRaw', 'deserializeRaw (in place)', '#264653'],
+  ['readRaw4k', 'read + raw load, 4 KiB pages', '#e9c46a'],
+  ['readRaw', 'read + raw load, huge pages', '#8ab17d'],
+  ['mapRaw', 'read { map } + raw load', '#6d597a'],
 ]
 
 export function renderChart(run) {
@@ -19,7 +22,8 @@ export function renderChart(run) {
   const bar = 11
   const group = METHODS.length * bar + 16
   const top = 58
-  const height = top + rows.length * group + 50
+  const legendRows = Math.ceil(METHODS.length / 4)
+  const height = top + rows.length * group + 34 + 16 * legendRows
   const all = rows.flatMap((r) => METHODS.map(([m]) => r[m].ms))
   const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...all))))
   const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all))))
@@ -31,8 +35,8 @@ export function renderChart(run) {
   out.push(`<text x="${left}" y="20" font-size="14" font-weight="bold">Loading real modules: time to a usable module (log scale, lower is better)</text>`)
   out.push(`<text x="${left}" y="38" fill="#555">${run.cpu}, ${run.cores} cores, Node ${run.node}, wasmtime ${run.wasmtime}; median of ${run.runs} fresh processes</text>`)
   for (let d = lo; d <= hi; d *= 10) {
-    out.push(`<line x1="${x(d)}" x2="${x(d)}" y1="${top - 6}" y2="${height - 40}" stroke="#ddd"/>`)
-    out.push(`<text x="${x(d)}" y="${height - 26}" text-anchor="middle" fill="#555">${fmt(d)}</text>`)
+    out.push(`<line x1="${x(d)}" x2="${x(d)}" y1="${top - 6}" y2="${height - 24 - 16 * legendRows}" stroke="#ddd"/>`)
+    out.push(`<text x="${x(d)}" y="${height - 10 - 16 * legendRows}" text-anchor="middle" fill="#555">${fmt(d)}</text>`)
   }
   rows.forEach((r, i) => {
     const y0 = top + i * group
@@ -46,8 +50,9 @@ export function renderChart(run) {
     })
   })
   METHODS.forEach(([, label, color], j) => {
-    const lx = left + j * 175
-    out.push(`<rect x="${lx}" y="${height - 16}" width="10" height="10" fill="${color}"/><text x="${lx + 14}" y="${height - 7}">${label}</text>`)
+    const lx = left + (j % 4) * 175
+    const ly = height - 16 * (legendRows - Math.floor(j / 4))
+    out.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${color}"/><text x="${lx + 14}" y="${ly + 9}">${label}</text>`)
   })
   out.push('</svg>')
   return out.join('\n') + '\n'
