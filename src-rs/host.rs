@@ -42,7 +42,7 @@ unsafe impl Sync for HostFunc {}
 
 impl Drop for HostFunc {
   fn drop(&mut self) {
-    if self.thread == std::thread::current().id() {
+    if self.thread == crate::thread_id() {
       // SAFETY: our reference, deleted once, on its environment's thread.
       unsafe { sys::napi_delete_reference(self.env, self.func) };
     }
@@ -64,7 +64,7 @@ impl HostFunc {
     Ok(HostFunc {
       func: r,
       env: env.raw(),
-      thread: std::thread::current().id(),
+      thread: crate::thread_id(),
       results: ty.results().collect(),
       with_caller,
       name,
@@ -74,7 +74,7 @@ impl HostFunc {
   /// The JavaScript function, or null once collected.
   pub(crate) fn value(&self) -> sys::napi_value {
     let mut v = ptr::null_mut();
-    if self.thread == std::thread::current().id() {
+    if self.thread == crate::thread_id() {
       // SAFETY: our weak reference, read on its environment's thread.
       unsafe { sys::napi_get_reference_value(self.env, self.func, &mut v) };
     }
@@ -83,7 +83,7 @@ impl HostFunc {
 
   /// The body of the wasmtime host function.
   pub(crate) fn call(&self, mut caller: wasmtime::Caller<'_, StoreData>, params: &[Val], results: &mut [Val]) -> wasmtime::Result<()> {
-    if self.thread != std::thread::current().id() {
+    if self.thread != crate::thread_id() {
       // wasm on a pool thread (`callAsync`): the JavaScript thread runs it.
       return crate::async_call::host_call(self, &mut caller, params, results);
     }
@@ -150,9 +150,9 @@ impl HostFunc {
     ptr: *mut wasmtime::Caller<'static, StoreData>,
     call: u64,
     params: &[Val],
-  ) -> std::result::Result<Vec<sys::napi_value>, CallFailure> {
+  ) -> std::result::Result<Args, CallFailure> {
     let raw = env.raw();
-    let mut argv = Vec::with_capacity(params.len() + 1);
+    let mut argv = Args::with_capacity(params.len() + 1);
     if self.with_caller {
       let js_caller = Caller { store: shared.clone(), ptr, call };
       // SAFETY: making a class instance on the current env.
@@ -201,9 +201,9 @@ impl HostFunc {
     results: &mut [Val],
   ) -> std::result::Result<(), CallFailure> {
     let raw = env.raw();
+    // Only formatted when a result is wrong.
     let what = |i: usize| {
-      let name = self.name.clone();
-      move || if i == usize::MAX { format!("the result of host function {name}") } else { format!("result {i} of host function {name}") }
+      move || if i == usize::MAX { format!("the result of host function {}", self.name) } else { format!("result {i} of host function {}", self.name) }
     };
     match self.results.len() {
       0 => {}
@@ -318,6 +318,9 @@ pub(crate) fn then(raw: sys::napi_env, promise: sys::napi_value, on_fulfilled: s
   }
   ok
 }
+
+/// The arguments of one host call: on the stack up to eight.
+pub(crate) type Args = smallvec::SmallVec<[sys::napi_value; 8]>;
 
 /// Why a host call did not produce results.
 pub(crate) enum CallFailure {

@@ -115,6 +115,13 @@ pub fn test_panic(env: Env) -> Result<()> {
   error::guard(&env, "testPanic", || panic!("deliberate panic for the test suite"))
 }
 
+/// The current thread's id, cached per thread: `std::thread::current()`
+/// clones a reference-counted handle, and host calls ask on every call.
+pub(crate) fn thread_id() -> std::thread::ThreadId {
+  thread_local! { static ID: std::thread::ThreadId = std::thread::current().id(); }
+  ID.with(|id| *id)
+}
+
 /// Does nothing: the floor that the call benchmarks compare against.
 #[napi]
 pub fn noop(_a: i32, _b: i32) -> i32 {

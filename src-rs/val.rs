@@ -68,13 +68,13 @@ impl JsRef {
       }
     }
     let rooted = store.map(|s| s.root_extern(env, target));
-    Some(JsRef { r, env, thread: std::thread::current().id(), boxed, rooted })
+    Some(JsRef { r, env, thread: crate::thread_id(), boxed, rooted })
   }
 
   /// The value, or null when read off its thread.
   pub(crate) fn get(&self) -> sys::napi_value {
     let mut v = ptr::null_mut();
-    if self.thread == std::thread::current().id() {
+    if self.thread == crate::thread_id() {
       // SAFETY: our reference, read on its environment's thread.
       unsafe {
         sys::napi_get_reference_value(self.env, self.r, &mut v);
@@ -90,7 +90,7 @@ impl JsRef {
 
 impl Drop for JsRef {
   fn drop(&mut self) {
-    if self.thread == std::thread::current().id() {
+    if self.thread == crate::thread_id() {
       // SAFETY: our reference, deleted once, on its environment's thread.
       unsafe { sys::napi_delete_reference(self.env, self.r) };
     }
