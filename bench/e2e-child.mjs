@@ -2,8 +2,8 @@
 // (tests.json's yosys-synth-noabc, or the id given), either precompiled and loaded raw here, or
 // compiled and run by V8 with node:wasi. Prints JSON with the wall time.
 // `ours` loads with Engine.default (epoch checks on), `ours-map` the same
-// through the mapping reader; `ours-noepoch` with an engine that has them off
-// (its artifact must be made by such an engine).
+// through the mapping reader; `ours-noepoch` and `ours-map-noepoch` with an
+// engine that has them off (its artifact must be made by such an engine).
 import { openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Engine, Module, readPrecompiledSync, runWasiCommand } from '../index.mjs'
@@ -14,9 +14,9 @@ const preopens = Object.fromEntries(Object.entries(spec.preopens ?? {}).map(([gu
 const t0 = process.hrtime.bigint()
 let exit
 let loaded
-if (how === 'ours' || how === 'ours-noepoch' || how === 'ours-map') {
-  const engine = how === 'ours-noepoch' ? new Engine({ epochInterruption: false }) : Engine.default
-  const module = Module.deserializeRaw(readPrecompiledSync(artifact, { map: how === 'ours-map' }), engine)
+if (how.startsWith('ours')) {
+  const engine = how.endsWith('-noepoch') ? new Engine({ epochInterruption: false }) : Engine.default
+  const module = Module.deserializeRaw(readPrecompiledSync(artifact, { map: how.startsWith('ours-map') }), engine)
   loaded = process.hrtime.bigint()
   exit = runWasiCommand(module, { args: spec.argv, preopens, stdout: 'ignore', stderr: 'ignore' }).exitCode
 } else {
