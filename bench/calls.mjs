@@ -69,8 +69,21 @@ console.log(`instantiate a module with a ${DATA >> 20} MiB data segment (median 
 console.log(`  new Instance ${instOurs.toFixed(3)} ms   new WebAssembly.Instance ${instV8.toFixed(3)} ms   ${(instV8 / instOurs).toFixed(1)}x faster (target >= 10x)`)
 
 // --- per-request instances: a fresh store, a 1 MiB memory with a data
-// segment, instantiate through an InstancePre, dispose
-const small = dataModule(960 << 10)
+// segment, instantiate through an InstancePre, one call, dispose
+/** dataModule(bytes) plus an export `get` that reads the first word of memory. */
+function requestModule(bytes) {
+  const base = dataModule(bytes)
+  const memAt = 8 // the memory section follows the header
+  const types = [1, 5, 1, 0x60, 0, 1, 0x7f] // type section: () -> i32
+  const funcs = [3, 2, 1, 0]
+  const exportsSec = [7, 13, 2, 3, 0x6d, 0x65, 0x6d, 2, 0, 3, 0x67, 0x65, 0x74, 0, 0] // "mem", "get"
+  const code = [10, 9, 1, 7, 0, 0x41, 0, 0x28, 2, 0, 0x0b] // i32.load offset 0 of address 0
+  const memLen = 2 + base[memAt + 1]
+  const memory = base.subarray(memAt, memAt + memLen)
+  const data = base.subarray(memAt + memLen + 9) // past the old export section (7, 7, ...)
+  return Buffer.concat([base.subarray(0, memAt), Buffer.from(types), Buffer.from(funcs), memory, Buffer.from(exportsSec), Buffer.from(code), data])
+}
+const small = requestModule(960 << 10)
 const rate = (make, n = 20000) => {
   for (let i = 0; i < 2000; i++) make()
   return n / (time(() => { for (let i = 0; i < n; i++) make() }) / 1e9)
@@ -79,16 +92,33 @@ const perRequest = (engine) => {
   const pre = new Linker(engine).instantiatePre(Module.deserializeRaw(engine.precompileModule(small), engine))
   return () => {
     const s = new Store(engine)
-    pre.instantiate(s)
+    if (pre.instantiate(s).exports.get() !== (0xabababab | 0)) throw new Error('wrong result')
     s.dispose()
   }
 }
 const v8Small = new WebAssembly.Module(small)
 const plain = median([0, 1, 2].map(() => rate(perRequest(Engine.default))))
 const pooled = median([0, 1, 2].map(() => rate(perRequest(new Engine({ pooling: true })))))
-const v8Rate = median([0, 1, 2].map(() => rate(() => new WebAssembly.Instance(v8Small))))
-console.log('per-request instances (1 MiB memory with a data segment; store, instantiate, dispose; median of 3):')
+const v8Rate = median([0, 1, 2].map(() => rate(() => new WebAssembly.Instance(v8Small).exports.get())))
+// The same with the call made by callAsync, four requests in flight at once.
+const asyncRate = async (engine, n = 8000) => {
+  const pre = new Linker(engine).instantiatePre(Module.deserializeRaw(engine.precompileModule(small), engine))
+  const one = async () => {
+    const s = new Store(engine)
+    if ((await pre.instantiate(s).exports.get.callAsync()) !== (0xabababab | 0)) throw new Error('wrong result')
+    s.dispose()
+  }
+  const batch = async (k) => { for (let i = 0; i < k; i += 4) await Promise.all([one(), one(), one(), one()]) }
+  await batch(800)
+  const t0 = process.hrtime.bigint()
+  await batch(n)
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9)
+}
+const pooledEngine = new Engine({ pooling: true })
+const pooledAsync = median([await asyncRate(pooledEngine), await asyncRate(pooledEngine), await asyncRate(pooledEngine)])
+console.log('per-request instances (1 MiB memory with a data segment; store, instantiate, one call, dispose; median of 3):')
 console.log(`  default engine ${Math.round(plain)}/s   new Engine({ pooling: true }) ${Math.round(pooled)}/s   new WebAssembly.Instance ${Math.round(v8Rate)}/s   pooling ${(pooled / v8Rate).toFixed(1)}x V8 (target >= 8x), ${(pooled / plain).toFixed(1)}x default`)
+console.log(`  the call by callAsync, 4 requests in flight (pooling engine): ${Math.round(pooledAsync)}/s, ${(pooledAsync / v8Rate).toFixed(1)}x V8's synchronous loop; the thread hop is most of it (bench/async.mjs)`)
 
 // --- yosys end to end, fresh processes
 const artifact = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash(), 'yosys.cwasm')
