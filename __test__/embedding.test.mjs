@@ -403,6 +403,26 @@ test('new Engine({ pooling }) instantiates from reserved slots: data segments la
   t.throws(() => new Engine({ pooling: { maxMemorySize: -1 } }), { code: 'ERR_WASMTIME_CONFIG', message: /maxMemorySize/ })
 })
 
+test('pooling with memoryKeepResident and tableKeepResident resets reused slots by copying: data segments come back, written pages read as zero again', (t) => {
+  const engine = new Engine({ pooling: { totalCoreInstances: 2, totalMemories: 2, totalTables: 2, maxMemorySize: 4 << 20, memoryKeepResident: 64 << 10, tableKeepResident: 4096 } })
+  // Writes inside the resident part (offsets 8 and 0) and past it (at 100000).
+  const module = new Module(`(module (memory (export "m") 2) (data (i32.const 0) "hi") (table (export "t") 4 funcref) (func $f) (elem declare func $f)
+    (func (export "poke") (i32.store8 (i32.const 8) (i32.const 7)) (i32.store8 (i32.const 0) (i32.const 1)) (i32.store8 (i32.const 100000) (i32.const 9))
+      (table.set (i32.const 1) (ref.func $f))))`, engine)
+  for (let round = 0; round < 6; round++) {
+    const store = new Store(engine)
+    const x = new Instance(store, module).exports
+    t.deepEqual([...x.m.read(0, 2)], [104, 105], 'the data segment is back')
+    t.deepEqual([x.m.read(8, 1)[0], x.m.read(100000, 1)[0]], [0, 0], 'written bytes are reset, resident or not')
+    t.is(x.t.get(1), null, 'the table slot is reset')
+    x.poke()
+    t.is(x.m.read(0, 1)[0], 1)
+    store.dispose()
+  }
+  t.throws(() => new Engine({ pooling: { memoryKeepResident: 1.5 } }), { code: 'ERR_WASMTIME_CONFIG', message: /memoryKeepResident/ })
+  t.throws(() => new Engine({ pooling: { tableKeepResident: -1 } }), { code: 'ERR_WASMTIME_CONFIG', message: /tableKeepResident/ })
+})
+
 test('an engine may give wasm more than 2 MiB of stack (above wasmtime\'s default async stack)', (t) => {
   const engine = new Engine({ maxWasmStack: 4 << 20 })
   t.is(engine.maxWasmStack, 4 << 20)

@@ -132,7 +132,7 @@ export interface EngineOptions {
 }
 
 const ENGINE_OPTIONS = ['target', 'optLevel', 'parallelCompilation', 'nativeUnwindInfo', 'consumeFuel', 'epochInterruption', 'maxWasmStack', 'cpuFeatures', 'pooling', 'asyncStackSize', 'asyncThreads'] as const
-const POOLING_OPTIONS = ['totalCoreInstances', 'totalMemories', 'totalTables', 'maxMemorySize'] as const
+const POOLING_OPTIONS = ['totalCoreInstances', 'totalMemories', 'totalTables', 'maxMemorySize', 'memoryKeepResident', 'tableKeepResident'] as const
 const STORE_OPTIONS = ['memorySize', 'tableElements', 'instances', 'tables', 'memories'] as const
 
 type Bytes = ArrayBufferView | ArrayBuffer
