@@ -4,6 +4,7 @@ import test from 'ava'
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Engine, Instance, Linker, Module, Store, WasmTrap, stats } from '../index.mjs'
 import { runNode } from './helpers.mjs'
 
@@ -374,4 +375,34 @@ test('store.interrupt() rejects at once a call that waits for a pool thread, and
   // Both stores work again.
   t.is(await b.add.callAsync(1, 2), 3)
   t.is(await a.add.callAsync(2, 2), 4)
+})
+
+// The Promise's `then` keeps only the rejection handler, so V8 may collect
+// the fulfilment one first (as it does for a Promise that rejects). Each
+// handler must keep what it reads alive: this once read freed memory.
+test('a host Promise whose then keeps only the rejection handler still rejects callAsync after garbage collection', async (t) => {
+  const child = `
+    const { Instance, Module, Store } = require(${JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))})
+    let reject
+    class OnlyRejects extends Promise {
+      then(_onOk, onErr) { reject = onErr }
+    }
+    const wat = '(module (import "h" "f" (func $f (result i32))) (func (export "g") (result i32) call $f))'
+    const g = new Instance(new Store(), new Module(wat), { h: { f: () => new OnlyRejects(() => {}) } }).exports.g
+    const err = new Error('late')
+    const called = g.callAsync().then(() => 'fulfilled', (e) => (e === err ? 'rejected with its error' : 'rejected with ' + e))
+    ;(async () => {
+      while (!reject) await new Promise((r) => setTimeout(r, 1))
+      for (let i = 0; i < 10; i++) {
+        gc()
+        // Finalizers run between turns; fill the freed memory meanwhile.
+        Array.from({ length: 2000 }, () => ({ a: [1, 2, 3] }))
+        await new Promise((r) => setImmediate(r))
+      }
+      reject(err)
+      console.log(await called)
+    })()`
+  const r = await runNode(['-e', child])
+  t.is(r.signal, null, r.stderr)
+  t.is(r.stdout.trim(), 'rejected with its error', r.stderr)
 })

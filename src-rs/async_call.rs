@@ -638,29 +638,13 @@ impl RemoteCall {
       shared.leave_remote(call);
       return;
     }
-    let settle = Box::new(Settle {
-      shared: shared.clone(),
-      caller: self.caller,
-      call,
-      reply: self.reply.clone(),
-      name: host.name.clone(),
-      host: self.host,
-    });
-    let data = Box::into_raw(settle);
-    let mut on_ok = ptr::null_mut();
-    let mut on_err = ptr::null_mut();
-    // SAFETY: functions made on this env whose data is `data`, a box freed by
-    // the finalizer of `on_ok` (both are released together by the Promise).
-    let made = unsafe {
-      sys::napi_create_function(raw, c"fulfilled".as_ptr(), 9, Some(on_fulfilled), data.cast(), &mut on_ok) == sys::Status::napi_ok
-        && sys::napi_create_function(raw, c"rejected".as_ptr(), 8, Some(on_rejected), data.cast(), &mut on_err) == sys::Status::napi_ok
-        && sys::napi_add_finalizer(raw, on_ok, data.cast(), Some(drop_settle), ptr::null_mut(), ptr::null_mut()) == sys::Status::napi_ok
-    };
-    if !made || !crate::host::then(raw, ret, on_ok, on_err) {
-      if !made {
-        // SAFETY: not handed to a finalizer: still ours.
-        drop(unsafe { Box::from_raw(data) });
-      }
+    let settle = Rc::new(Settle { shared: shared.clone(), caller: self.caller, call, reply: self.reply.clone(), host: self.host });
+    // Each handler holds the `Settle` itself: V8 may collect the one that
+    // will not run (a rejection keeps only `on_rejected` alive, and a
+    // thenable may keep either), so neither may free what the other reads.
+    let handlers = handler(raw, c"fulfilled", Some(on_fulfilled), &settle).zip(handler(raw, c"rejected", Some(on_rejected), &settle));
+    let waiting = handlers.is_some_and(|(on_ok, on_err)| crate::host::then(raw, ret, on_ok, on_err));
+    if !waiting {
       self.reply.reply(Err(CallFailure::Host("could not wait for the Promise a host function returned".into())));
       shared.leave_remote(call);
       return;
@@ -677,14 +661,34 @@ struct Settle {
   caller: *mut wasmtime::Caller<'static, StoreData>,
   call: u64,
   reply: Arc<HostReply>,
-  name: String,
   /// Alive while the call waits, like `caller` (used under a claim only).
   host: *const HostFunc,
 }
 
+/// A Promise handler `name` that calls `cb` with its own counted reference to
+/// `settle`, released by the handler's finalizer; `None` if it could not be
+/// made (the reference is then released here).
+fn handler(raw: sys::napi_env, name: &std::ffi::CStr, cb: sys::napi_callback, settle: &Rc<Settle>) -> Option<sys::napi_value> {
+  let data = Box::into_raw(Box::new(settle.clone()));
+  let mut f = ptr::null_mut();
+  // SAFETY: a function made on this env with `data` as its data; the
+  // finalizer added to it owns `data` from then on and frees it once, when
+  // the function is collected, so `data` lives as long as the function can
+  // be called. On failure nothing was handed out: the box is still ours.
+  unsafe {
+    let made = sys::napi_create_function(raw, name.as_ptr(), name.to_bytes().len() as isize, cb, data.cast(), &mut f) == sys::Status::napi_ok
+      && sys::napi_add_finalizer(raw, f, data.cast(), Some(drop_settle), ptr::null_mut(), ptr::null_mut()) == sys::Status::napi_ok;
+    if !made {
+      drop(Box::from_raw(data));
+      return None;
+    }
+  }
+  Some(f)
+}
+
 unsafe extern "C" fn drop_settle(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-  // SAFETY: the box made in `RemoteCall::run`, finalized once.
-  drop(unsafe { Box::from_raw(data as *mut Settle) });
+  // SAFETY: a box made in `handler`, finalized once, with its function.
+  drop(unsafe { Box::from_raw(data as *mut Rc<Settle>) });
 }
 
 unsafe extern "C" fn on_fulfilled(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
@@ -701,11 +705,12 @@ unsafe fn settled(env: sys::napi_env, info: sys::napi_callback_info, ok: bool) -
   let mut argc = 1usize;
   let mut value = ptr::null_mut();
   let mut data = ptr::null_mut();
-  // SAFETY: the env and info of this call; its data is a live `Settle` (freed
-  // only when `on_fulfilled`, which the Promise holds until now, is collected).
-  let settle = unsafe {
+  // SAFETY: the env and info of this call; its data is the reference made
+  // for this very function by `handler`, freed only once the function has
+  // been collected, so it is live while the function runs.
+  let settle: &Settle = unsafe {
     sys::napi_get_cb_info(env, info, &mut argc, &mut value, ptr::null_mut(), &mut data);
-    &*(data as *const Settle)
+    &*(data as *const Rc<Settle>)
   };
   if value.is_null() {
     // SAFETY: this env.
@@ -724,7 +729,7 @@ unsafe fn settled(env: sys::napi_env, info: sys::napi_callback_info, ok: bool) -
       let mut results = vec![Val::I32(0); host.results.len()];
       host.take_results(&e, caller, value, &mut results).map(|()| results)
     } else {
-      Err(crate::host::rethrow_later(env, caller, value, &settle.name))
+      Err(crate::host::rethrow_later(env, caller, value, &host.name))
     };
     settle.reply.reply(r);
     drop(claim);
