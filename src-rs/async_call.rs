@@ -111,7 +111,8 @@ unsafe extern "C" fn on_teardown(arg: *mut c_void) {
 pub(crate) struct Queued {
   func: wasmtime::Func,
   params: Vec<ValType>,
-  results: Vec<ValType>,
+  /// How many results the function has.
+  n_results: usize,
   /// The arguments, held until the call starts and converts them.
   args: Vec<JsRef>,
   deferred: sys::napi_deferred,
@@ -196,8 +197,7 @@ unsafe fn call_async(env: &Env, info: sys::napi_callback_info) -> Result<sys::na
   unsafe { sys::napi_create_promise(raw, &mut deferred, &mut promise) };
   let shared = &fd.store;
   let refused = if shared.is_disposed() {
-    // Let the store say it in its own words.
-    shared.with(env, |_| Ok(())).err()
+    Some(StoreShared::disposed_error(env))
   } else if args.len() != fd.params.len() {
     Some(throw(
       env,
@@ -221,7 +221,7 @@ unsafe fn call_async(env: &Env, info: sys::napi_callback_info) -> Result<sys::na
   shared.queue.borrow_mut().push_back(Queued {
     func: fd.func,
     params: fd.params.clone(),
-    results: fd.results.clone(),
+    n_results: fd.results.len(),
     args: held,
     deferred,
     generation: shared.interrupts(),
@@ -331,7 +331,7 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
   let hook = HookArg(flight);
   let holds = shared.holds();
   let func = q.func;
-  let n = q.results.len();
+  let n = q.n_results;
   let job_link = link.clone();
   let spawned = shared.pool.spawn(move || {
     // None: `store.interrupt()` took the store back while this waited.
@@ -563,11 +563,10 @@ pub(crate) fn host_call(host: &HostFunc, caller: &mut wasmtime::Caller<'_, Store
   if !link.channel.send(Box::new(move |env| call.run(env))) {
     return Err(wasmtime::Trap::Interrupt.into());
   }
-  let caller_ptr = call_caller;
   // Read only while the state is `Waiting` (under its lock): JavaScript may
   // change the deadline through the caller, but only while it holds a claim.
   // SAFETY: the caller lives on this thread's stack, below this call.
-  let deadline = || unsafe { &*caller_ptr }.data().deadline;
+  let deadline = || unsafe { &*call_caller }.data().deadline;
   let stop = || link.stopped() || interrupts.load(Ordering::Relaxed) != generation || deadline().is_some_and(|d| Instant::now() >= d);
   let outcome = crate::pool::blocking(|| {
     let mut s = reply.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -632,9 +631,7 @@ impl RemoteCall {
       }
     };
     if !crate::host::is_promise(raw, ret) {
-      let mut results = vec![Val::I32(0); host.results.len()];
-      let r = host.take_results(env, caller, ret, &mut results).map(|()| results);
-      self.reply.reply(r);
+      self.reply.reply(host.results_of(env, caller, ret));
       shared.leave_remote(call);
       return;
     }
@@ -726,8 +723,7 @@ unsafe fn settled(env: sys::napi_env, info: sys::napi_callback_info, ok: bool) -
     // SAFETY: the claim is held: the pool thread waits inside this host call.
     let (host, caller) = unsafe { (&*settle.host, &mut *settle.caller) };
     let r = if ok {
-      let mut results = vec![Val::I32(0); host.results.len()];
-      host.take_results(&e, caller, value, &mut results).map(|()| results)
+      host.results_of(&e, caller, value)
     } else {
       Err(crate::host::rethrow_later(env, caller, value, &host.name))
     };

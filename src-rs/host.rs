@@ -192,6 +192,12 @@ impl HostFunc {
     }
   }
 
+  /// `take_results` into a new vector (for a guest waiting on another thread).
+  pub(crate) fn results_of(&self, env: &Env, caller: &mut wasmtime::Caller<'_, StoreData>, ret: sys::napi_value) -> std::result::Result<Vec<Val>, CallFailure> {
+    let mut results = vec![Val::I32(0); self.results.len()];
+    self.take_results(env, caller, ret, &mut results).map(|()| results)
+  }
+
   /// Converts what the JavaScript function returned (`ret`) into `results`.
   pub(crate) fn take_results(
     &self,
@@ -282,22 +288,11 @@ pub(crate) fn is_promise(raw: sys::napi_env, v: sys::napi_value) -> bool {
   is
 }
 
-unsafe extern "C" fn ignore(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
-  let mut u = ptr::null_mut();
-  // SAFETY: the env of the current callback.
-  unsafe { sys::napi_get_undefined(env, &mut u) };
-  u
-}
-
 /// Attaches a handler that ignores the rejection of `promise`, a Promise
 /// nobody will wait for: an unhandled rejection would end the process.
 fn settle_quietly(raw: sys::napi_env, promise: sys::napi_value) {
-  let mut f = ptr::null_mut();
-  // SAFETY: a native function made on this env; `promise` is a value of it.
-  unsafe {
-    sys::napi_create_function(raw, c"ignore".as_ptr(), 6, Some(ignore), ptr::null_mut(), &mut f);
-    then(raw, promise, f, f);
-  }
+  let f = crate::store::noop_fn(raw);
+  then(raw, promise, f, f);
 }
 
 /// `promise.then(on_fulfilled, on_rejected)`; false if that threw (its

@@ -180,8 +180,9 @@ pub(crate) struct StoreShared {
 thread_local! {
   /// The symbol under which JavaScript handles hold their store's roots.
   static ROOTS_KEY: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
-  /// A JavaScript function that does nothing: calling it tells whether this
-  /// thread may still run JavaScript (a terminating worker may not).
+  /// A JavaScript function that does nothing (`noop_fn`): calling it tells
+  /// whether this thread may still run JavaScript (a terminating worker may
+  /// not), and it ignores the rejections nobody waits for.
   static PROBE: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
 }
 
@@ -205,22 +206,28 @@ pub(crate) fn per_thread(env: sys::napi_env, key: &'static std::thread::LocalKey
   v
 }
 
-unsafe extern "C" fn probe_body(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+unsafe extern "C" fn noop_body(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
   let mut u = ptr::null_mut();
   // SAFETY: the env of the current callback.
   unsafe { sys::napi_get_undefined(env, &mut u) };
   u
 }
 
+/// This thread's JavaScript function that does nothing and returns
+/// `undefined` (made once per thread).
+pub(crate) fn noop_fn(env: sys::napi_env) -> sys::napi_value {
+  per_thread(env, &PROBE, || {
+    let mut f = ptr::null_mut();
+    // SAFETY: a native function made on this thread's env.
+    unsafe { sys::napi_create_function(env, c"noop".as_ptr(), 4, Some(noop_body), ptr::null_mut(), &mut f) };
+    f
+  })
+}
+
 /// False when the thread's environment is being torn down (`worker.terminate()`,
 /// `process.exit()`): V8 then refuses to run JavaScript.
 fn js_can_run(env: sys::napi_env) -> bool {
-  let probe = per_thread(env, &PROBE, || {
-    let mut f = ptr::null_mut();
-    // SAFETY: a native function made on this thread's env.
-    unsafe { sys::napi_create_function(env, c"probe".as_ptr(), 5, Some(probe_body), ptr::null_mut(), &mut f) };
-    f
-  });
+  let probe = noop_fn(env);
   let mut recv = ptr::null_mut();
   let mut out = ptr::null_mut();
   // SAFETY: values of this env; the probe has no side effects.
@@ -337,7 +344,7 @@ impl StoreShared {
     shared
   }
 
-  fn disposed_error(env: &Env) -> napi::Error {
+  pub(crate) fn disposed_error(env: &Env) -> napi::Error {
     throw(
       env,
       Kind::Error,

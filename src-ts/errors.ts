@@ -62,16 +62,16 @@ const NAPI_STATUS = new Set([
   'DetachableArraybufferExpected', 'Unknown',
 ])
 
-/**
- * Turns an error that napi-rs raised before the native code ran (a value of
- * the wrong type) or a caught Rust panic into a coded error. Anything else
- * (coded errors, traps, exceptions from host functions) passes unchanged.
- */
 /** `e`, an error napi-rs raised converting an argument, as a coded TypeError (with `e` as its cause). */
 export function invalidArgument(e: Error, where: string): Error & { code: ErrorCode } {
   return Object.assign(codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${where}: ${e.message}. Check the arguments against the documented signature.`), { cause: e })
 }
 
+/**
+ * Turns an error that napi-rs raised before the native code ran (a value of
+ * the wrong type) or a caught Rust panic into a coded error. Anything else
+ * (coded errors, traps, exceptions from host functions) passes unchanged.
+ */
 function recode(e: unknown, where: string, takePanic: () => string | null | undefined): unknown {
   const code = (e as { code?: unknown } | null)?.code
   if (!(e instanceof Error) || typeof code !== 'string' || !NAPI_STATUS.has(code)) return e

@@ -120,7 +120,8 @@ export interface EngineOptions {
   pooling?: boolean | native.PoolingOptions
   /**
    * Bytes of the fiber stack each `fn.callAsync` runs on (default 2 MiB, or
-   * `maxWasmStack` plus 1 MiB if larger); at least `maxWasmStack` plus 256 KiB.
+   * `maxWasmStack` plus 1 MiB when 2 MiB is less than `maxWasmStack` plus
+   * 256 KiB); at least `maxWasmStack` plus 256 KiB.
    */
   asyncStackSize?: number
   /**
@@ -1005,7 +1006,7 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
     signal?.addEventListener('abort', onAbort, { once: true })
     if (timeout !== undefined) {
       timer = setTimeout(
-        () => giveUp(() => Object.assign(new WasmTrap(`wasm trap: interrupt: the run waited for a thread longer than its timeout (${timeout} ms)`), { code: 'ERR_WASMTIME_TRAP', trapCode: 'interrupt', wasmBacktrace: [] })),
+        () => giveUp(() => Object.assign(codedError(WasmTrap, 'ERR_WASMTIME_TRAP', `wasm trap: interrupt: the run waited for a thread longer than its timeout (${timeout} ms)`), { trapCode: 'interrupt' as const, wasmBacktrace: [] })),
         timeout,
       )
     }
