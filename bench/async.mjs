@@ -3,15 +3,16 @@
 // runWasiCommandAsync against node:wasi in a pool of worker_threads of the
 // same size; RSS of workers sharing one module against each loading its own.
 import { readFileSync, existsSync } from 'node:fs'
-import { homedir, cpus } from 'node:os'
+import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { randomFill } from 'node:crypto'
-import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 
 process.removeAllListeners('warning') // node:wasi's ExperimentalWarning, once per worker
 import { Engine, Linker, Module, Store, readPrecompiledSync, runWasiCommand, runWasiCommandAsync, stats } from '../index.mjs'
+import { corpus, corpusTask, median } from './common.mjs'
 
 // --- the price of going off the thread: callAsync against a synchronous call,
 // and a host call from an async call against one from a synchronous call
@@ -59,10 +60,11 @@ import { Engine, Linker, Module, Store, readPrecompiledSync, runWasiCommand, run
   // Many in flight: 2 stores, 64 calls queued on each.
   const flight = await best(async () => {
     const t0 = process.hrtime.bigint()
-    for (let round = 0; round < ASYNC_N / 128; round++) {
+    const rounds = Math.floor(ASYNC_N / 128)
+    for (let round = 0; round < rounds; round++) {
       await Promise.all(stores.flatMap((s) => Array.from({ length: 64 }, (_, i) => s.add.callAsync(i, 1))))
     }
-    return per(t0, ASYNC_N)
+    return per(t0, rounds * 128)
   })
   const HOST_N = 200_000
   const hostSync = await best(async () => {
@@ -86,17 +88,14 @@ import { Engine, Linker, Module, Store, readPrecompiledSync, runWasiCommand, run
   console.log(`  host call from wasm: in a sync call ${fmt(hostSync)}   in callAsync, sync host function ${fmt(hostFromAsync)} (${(hostFromAsync / hostSync).toFixed(0)}x)   returning a Promise ${fmt(hostPromise)} (${(hostPromise / hostSync).toFixed(0)}x)`)
 }
 
-const here = dirname(fileURLToPath(import.meta.url))
-const corpus = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
 const artifact = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash(), 'yosys.cwasm')
 if (!existsSync(artifact)) {
   console.log('off the event loop: run the load bench first (it precompiles yosys) and npm run corpus')
   process.exit(0)
 }
-const spec = JSON.parse(readFileSync(join(corpus, 'tests.json'), 'utf8')).tests.find((t) => t.id === 'yosys-synth-noabc')
-const options = { args: spec.argv, preopens: { '/': join(corpus, spec.preopens['/']) }, stdout: 'ignore', stderr: 'ignore' }
+const spec = corpusTask('yosys-synth-noabc')
+const options = { args: spec.argv, preopens: spec.preopens, stdout: 'ignore', stderr: 'ignore' }
 const yosys = Module.deserializeRaw(readPrecompiledSync(artifact))
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 
 // --- event-loop delay while yosys synthesizes
@@ -121,7 +120,7 @@ const pool = stats().threads
 let t0 = process.hrtime.bigint()
 await Promise.all(Array.from({ length: JOBS }, () => runWasiCommandAsync(yosys, options)))
 const ours = ms(t0)
-const wasm = readFileSync(join(corpus, spec.modulePath))
+const wasm = readFileSync(spec.wasm)
 const v8Module = new WebAssembly.Module(wasm) // compiled once (lazily), posted to the workers
 // One job per worker, at most `pool` at once: node:wasi (Node 20.20.2) crashes
 // with SIGSEGV when one worker runs yosys a second time.

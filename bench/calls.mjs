@@ -1,18 +1,13 @@
 // npm run bench (second part): call overheads across the JS/wasm boundary,
 // instantiation of a module with a large data segment, and yosys end to end.
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { Engine, Module, Store, Instance, Linker } from '../index.mjs'
+import { RUNS, cachedArtifact, corpus, corpusTask, median, wasiRun } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 const { noop } = require('../binding.js')
-const here = dirname(fileURLToPath(import.meta.url))
-const corpus = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const time = (f) => {
   const t0 = process.hrtime.bigint()
   f()
@@ -48,15 +43,29 @@ console.log(`  wasm -> JS host call          ${hostCall.toFixed(1)} ns   vs the 
 console.log(`  the same add in V8's own wasm ${v8Call.toFixed(1)} ns   ours is ${(jsToWasm / v8Call).toFixed(1)}x that: the price of a native boundary`)
 
 // --- instantiation with a large data segment
-function dataModule(bytes) {
+/**
+ * A module with a memory exported as "mem" and an active data segment of
+ * `bytes` bytes of 0xab at address 0; with `get`, also an export "get" that
+ * returns the first word of memory.
+ */
+function dataModule(bytes, { get = false } = {}) {
   const leb = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b) } while (v); return o }
+  const section = (id, body) => [id, ...leb(body.length), ...body]
+  const name = (s) => [s.length, ...Buffer.from(s)]
   const pages = Math.ceil((bytes + 65536) / 65536)
-  const seg = [0x00, 0x41, 0x00, 0x0b, ...leb(bytes)] // active, memory 0, offset i32.const 0
-  const dataSection = [0x01, ...seg]
-  const head = Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, ...leb(1 + leb(pages).length + 1), 1, 0, ...leb(pages), 7, 7, 1, 3, 0x6d, 0x65, 0x6d, 2, 0])
-  const payload = Buffer.alloc(bytes, 0xab)
-  const sectionLen = dataSection.length + bytes
-  return Buffer.concat([head, Buffer.from([11, ...leb(sectionLen), ...dataSection]), payload])
+  const exportsList = [[...name('mem'), 2, 0], ...(get ? [[...name('get'), 0, 0]] : [])]
+  const head = [
+    ...(get ? section(1, [1, 0x60, 0, 1, 0x7f]) : []), // type: () -> i32
+    ...(get ? section(3, [1, 0]) : []), // function 0 of type 0
+    ...section(5, [1, 0, ...leb(pages)]), // memory
+    ...section(7, [exportsList.length, ...exportsList.flat()]),
+    ...(get ? section(10, [1, 7, 0, 0x41, 0, 0x28, 2, 0, 0x0b]) : []), // i32.load of address 0
+  ]
+  const seg = [1, 0x00, 0x41, 0x00, 0x0b, ...leb(bytes)] // one active segment, memory 0, offset i32.const 0
+  return Buffer.concat([
+    Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...head, 11, ...leb(seg.length + bytes), ...seg]),
+    Buffer.alloc(bytes, 0xab),
+  ])
 }
 const DATA = 16 << 20
 const bin = dataModule(DATA)
@@ -70,29 +79,20 @@ console.log(`  new Instance ${instOurs.toFixed(3)} ms   new WebAssembly.Instance
 
 // --- per-request instances: a fresh store, a 1 MiB memory with a data
 // segment, instantiate through an InstancePre, one call, dispose
-/** dataModule(bytes) plus an export `get` that reads the first word of memory. */
-function requestModule(bytes) {
-  const base = dataModule(bytes)
-  const memAt = 8 // the memory section follows the header
-  const types = [1, 5, 1, 0x60, 0, 1, 0x7f] // type section: () -> i32
-  const funcs = [3, 2, 1, 0]
-  const exportsSec = [7, 13, 2, 3, 0x6d, 0x65, 0x6d, 2, 0, 3, 0x67, 0x65, 0x74, 0, 0] // "mem", "get"
-  const code = [10, 9, 1, 7, 0, 0x41, 0, 0x28, 2, 0, 0x0b] // i32.load offset 0 of address 0
-  const memLen = 2 + base[memAt + 1]
-  const memory = base.subarray(memAt, memAt + memLen)
-  const data = base.subarray(memAt + memLen + 9) // past the old export section (7, 7, ...)
-  return Buffer.concat([base.subarray(0, memAt), Buffer.from(types), Buffer.from(funcs), memory, Buffer.from(exportsSec), Buffer.from(code), data])
-}
-const small = requestModule(960 << 10)
+const small = dataModule(960 << 10, { get: true })
 const rate = (make, n = 20000) => {
   for (let i = 0; i < 2000; i++) make()
   return n / (time(() => { for (let i = 0; i < n; i++) make() }) / 1e9)
 }
+const requestPre = (engine) => new Linker(engine).instantiatePre(Module.deserializeRaw(engine.precompileModule(small), engine))
+const check = (v) => {
+  if (v !== (0xabababab | 0)) throw new Error(`wrong result ${v}`)
+}
 const perRequest = (engine) => {
-  const pre = new Linker(engine).instantiatePre(Module.deserializeRaw(engine.precompileModule(small), engine))
+  const pre = requestPre(engine)
   return () => {
     const s = new Store(engine)
-    if (pre.instantiate(s).exports.get() !== (0xabababab | 0)) throw new Error('wrong result')
+    check(pre.instantiate(s).exports.get())
     s.dispose()
   }
 }
@@ -105,10 +105,10 @@ const resident = median([0, 1, 2].map(() => rate(perRequest(new Engine({ pooling
 const v8Rate = median([0, 1, 2].map(() => rate(() => new WebAssembly.Instance(v8Small).exports.get())))
 // The same with the call made by callAsync, four requests in flight at once.
 const asyncRate = async (engine, n = 8000) => {
-  const pre = new Linker(engine).instantiatePre(Module.deserializeRaw(engine.precompileModule(small), engine))
+  const pre = requestPre(engine)
   const one = async () => {
     const s = new Store(engine)
-    if ((await pre.instantiate(s).exports.get.callAsync()) !== (0xabababab | 0)) throw new Error('wrong result')
+    check(await pre.instantiate(s).exports.get.callAsync())
     s.dispose()
   }
   const batch = async (k) => { for (let i = 0; i < k; i += 4) await Promise.all([one(), one(), one(), one()]) }
@@ -127,33 +127,30 @@ console.log(`  the call by callAsync, 4 requests in flight (pooling engine): ${M
 // --- yosys end to end, fresh processes
 const artifact = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash(), 'yosys.cwasm')
 if (existsSync(artifact) && existsSync(join(corpus, 'tests.json'))) {
-  const runs = Number(process.env.BENCH_RUNS || 5)
-  const e2e1 = (how, art, id = 'yosys-synth-noabc') => JSON.parse(execFileSync(process.execPath, ['--no-warnings', join(here, 'e2e-child.mjs'), how, corpus, art, id], { encoding: 'utf8' })).ms
-  const e2e = (how) => median(Array.from({ length: runs }, () => e2e1(how, artifact)))
+  const e2e1 = (how, art, id = 'yosys-synth-noabc') => {
+    const task = corpusTask(id)
+    return wasiRun(how, how === 'node-wasi' ? task.wasm : art, task.preopens, task.argv).ms
+  }
+  const e2e = (how) => median(Array.from({ length: RUNS }, () => e2e1(how, artifact)))
   const a = e2e('ours')
   const b = e2e('node-wasi')
-  console.log(`yosys-synth-noabc end to end (median of ${runs} fresh processes):`)
+  console.log(`yosys-synth-noabc end to end (median of ${RUNS} fresh processes):`)
   console.log(`  precompiled + deserializeRaw + run ${a.toFixed(0)} ms   node:wasi on the same bytes ${b.toFixed(0)} ms   ${(b / a).toFixed(1)}x faster (target >= 5x)`)
 
   // What the default epoch checks cost (they make deadlines and worker
   // termination work): the same run with an engine that compiles none,
   // alternating the two so drift in the machine hits both alike.
-  const noEpoch = new Engine({ epochInterruption: false })
-  const noEpochArtifact = join(corpus, 'artifacts', noEpoch.precompileCompatibilityHash(), 'yosys.cwasm')
-  if (!existsSync(noEpochArtifact)) {
-    mkdirSync(dirname(noEpochArtifact), { recursive: true })
-    writeFileSync(noEpochArtifact, noEpoch.precompileModule(readFileSync(join(corpus, 'modules', 'yosys.wasm'))))
-  }
+  const noEpochArtifact = cachedArtifact(new Engine({ epochInterruption: false }), corpus, 'yosys', join(corpus, 'modules', 'yosys.wasm'))
   for (const id of ['yosys-synth-noabc', 'yosys-synth-ice40']) {
     const withChecks = []
     const without = []
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < RUNS; i++) {
       withChecks.push(e2e1('ours', artifact, id))
       without.push(e2e1('ours-noepoch', noEpochArtifact, id))
     }
     const on = median(withChecks)
     const off = median(without)
-    console.log(`${id} with and without epoch interruption checks (median of ${runs} fresh processes each, alternating):`)
+    console.log(`${id} with and without epoch interruption checks (median of ${RUNS} fresh processes each, alternating):`)
     console.log(`  default (checks on) ${on.toFixed(0)} ms   epochInterruption: false ${off.toFixed(0)} ms   the checks cost ${(((on - off) / off) * 100).toFixed(0)}%`)
   }
 } else {

@@ -4,64 +4,32 @@
 // and the rest is Node's own start-up (plus `require`) and exit, which the
 // floor measures for a process that loads the package and does nothing.
 // Writes bench/cold-start.svg: stacked Node start, load, run, per task.
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, homedir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
 import { Engine } from '../index.mjs'
+import { RUNS, cachedArtifact, corpus, corpusTask, floorMs, here, wasiSide } from './common.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const corpus = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
-const RUNS = Number(process.env.BENCH_RUNS || 5)
 // Tasks that only read their inputs, so every run starts from the same state.
 const TASKS = ['icepll', 'nextpnr-version', 'yosys-V', 'yosys-synth-noabc']
 if (!existsSync(join(corpus, 'tests.json'))) {
   console.log('cold start: no corpus; run npm run corpus')
   process.exit(0)
 }
-const specs = JSON.parse(readFileSync(join(corpus, 'tests.json'), 'utf8')).tests
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const cache = join(corpus, 'artifacts', Engine.default.precompileCompatibilityHash())
-mkdirSync(cache, { recursive: true })
-
-/** Wall time of a fresh process, spawn to exit, and what it printed. */
-function timed(args) {
-  const t0 = process.hrtime.bigint()
-  const out = execFileSync(process.execPath, args, { encoding: 'utf8' })
-  return { wall: Number(process.hrtime.bigint() - t0) / 1e6, out }
-}
-const floor = median(Array.from({ length: RUNS }, () => timed(['-e', `require(${JSON.stringify(join(here, '..'))})`]).wall))
+const floor = floorMs()
 
 const rows = []
 const noEpoch = new Engine({ epochInterruption: false })
 for (const id of TASKS) {
-  const spec = specs.find((t) => t.id === id)
-  if (!spec || !existsSync(join(corpus, spec.modulePath))) continue
-  const name = spec.modulePath.replace(/^modules\//, '').replace(/\.wasm$/, '')
-  const artifact = join(cache, `${name}.cwasm`)
-  if (!existsSync(artifact)) writeFileSync(artifact, Engine.default.precompileModule(readFileSync(join(corpus, spec.modulePath))))
-  const side = (how, art = artifact) => {
-    const samples = Array.from({ length: RUNS }, () => {
-      const { wall, out } = timed(['--no-warnings', join(here, 'e2e-child.mjs'), how, corpus, art, id])
-      return { wall, ...JSON.parse(out) }
-    })
-    const wall = median(samples.map((s) => s.wall))
-    const load = median(samples.map((s) => s.loadMs))
-    const run = median(samples.map((s) => s.runMs))
-    return { wall, load, run, start: Math.max(0, wall - load - run) }
-  }
-  const row = { id, ours: side('ours'), mapped: side('ours-map'), wasi: side('node-wasi') }
+  const task = corpusTask(id)
+  if (!task || !existsSync(task.wasm)) continue
+  const name = task.modulePath.replace(/^modules\//, '').replace(/\.wasm$/, '')
+  const artifact = cachedArtifact(Engine.default, corpus, name, task.wasm)
+  const side = (how, file) => wasiSide(how, file, task.preopens, task.argv)
+  const row = { id, ours: side('ours', artifact), mapped: side('ours-map', artifact), wasi: side('node-wasi', task.wasm) }
   // What the leash costs: the same mapped run on an engine without epoch
   // checks (no deadlines, no interrupt), for the yosys tasks.
-  if (name === 'yosys') {
-    const art = join(corpus, 'artifacts', noEpoch.precompileCompatibilityHash(), 'yosys.cwasm')
-    if (!existsSync(art)) {
-      mkdirSync(dirname(art), { recursive: true })
-      writeFileSync(art, noEpoch.precompileModule(readFileSync(join(corpus, spec.modulePath))))
-    }
-    row.noEpoch = side('ours-map-noepoch', art)
-  }
+  if (name === 'yosys') row.noEpoch = side('ours-map-noepoch', cachedArtifact(noEpoch, corpus, name, task.wasm))
   rows.push(row)
 }
 
@@ -72,7 +40,10 @@ for (const r of rows) {
   const f = (s) => `${ms(s.wall)} (start ${ms(s.start)}, load ${s.load.toFixed(1)} ms, run ${ms(s.run)})`
   console.log(`  ${r.id.padEnd(18)} ours ${f(r.ours)}   mapped reader ${ms(r.mapped.wall)}   node:wasi ${f(r.wasi)}`)
   console.log(`  ${''.padEnd(18)} ${(r.wasi.wall / r.ours.wall).toFixed(1)}x faster (${(r.wasi.wall / r.mapped.wall).toFixed(1)}x mapped); the floor plus our in-process time is ${ms(floor + r.ours.load + r.ours.run)}, so ${(r.ours.wall / (floor + r.ours.load + r.ours.run)).toFixed(2)}x the floor`)
-  if (r.noEpoch) console.log(`  ${''.padEnd(18)} mapped, epochInterruption: false: ${ms(r.noEpoch.wall)} (run ${ms(r.noEpoch.run)} against ${ms(r.mapped.run)}), ${(r.wasi.wall / r.noEpoch.wall).toFixed(1)}x faster: what the epoch checks cost`)
+  if (r.noEpoch) {
+    const cost = ((r.mapped.wall - r.noEpoch.wall) / r.noEpoch.wall) * 100
+    console.log(`  ${''.padEnd(18)} mapped, epochInterruption: false: ${ms(r.noEpoch.wall)} (run ${ms(r.noEpoch.run)} against ${ms(r.mapped.run)}), ${(r.wasi.wall / r.noEpoch.wall).toFixed(1)}x faster than node:wasi; the epoch checks cost the mapped process ${cost.toFixed(0)}%`)
+  }
 }
 writeFileSync(join(here, 'cold-start.svg'), chart(rows, floor))
 console.log('chart written to bench/cold-start.svg')

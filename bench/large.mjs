@@ -9,12 +9,10 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, homedir, tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { Engine } from '../index.mjs'
+import { RUNS, cachedArtifact, floorMs, wasiSide } from './common.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const RUNS = Number(process.env.BENCH_RUNS || 5)
 const PACKAGE = '@yowasp/clang@22.0.0-git20542-10'
 const WASM = 'package/gen/llvm.core.wasm'
 const SHA256 = '24fbed474c7b5b4968fd73fc4827440b93fb351c1b6264516130300eff3e7bf5'
@@ -35,14 +33,7 @@ if (!existsSync(wasm)) {
 const bytes = readFileSync(wasm)
 const digest = createHash('sha256').update(bytes).digest('hex')
 if (digest !== SHA256) throw new Error(`${wasm}: sha256 ${digest}, expected ${SHA256}; delete it to fetch again`)
-const artifact = join(cache, 'artifacts', Engine.default.precompileCompatibilityHash(), 'llvm.cwasm')
-if (!existsSync(artifact)) {
-  process.stdout.write(`precompiling clang (${(bytes.length / 1048576).toFixed(0)} MB of wasm) ... `)
-  const t0 = process.hrtime.bigint()
-  mkdirSync(dirname(artifact), { recursive: true })
-  writeFileSync(artifact, Engine.default.precompileModule(bytes))
-  console.log(`${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`)
-}
+const artifact = cachedArtifact(Engine.default, cache, 'llvm', wasm)
 
 const work = mkdtempSync(join(tmpdir(), 'wasmtime-napi-clang-'))
 writeFileSync(
@@ -62,27 +53,15 @@ const TASKS = {
   'clang --version': ['clang', '--version'],
   'clang -O2 -c fib.c': ['clang', '--target=wasm32', '-O2', '-c', '/work/fib.c', '-o', '/work/fib.o'],
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const timed = (args) => {
-  const t0 = process.hrtime.bigint()
-  const out = execFileSync(process.execPath, args, { encoding: 'utf8' })
-  return { wall: Number(process.hrtime.bigint() - t0) / 1e6, out }
-}
-const floor = median(Array.from({ length: RUNS }, () => timed(['-e', `require(${JSON.stringify(join(here, '..'))})`]).wall))
-const child = join(here, 'large-child.mjs')
+const floor = floorMs()
+const objectDigest = () => (existsSync(join(work, 'fib.o')) ? createHash('sha256').update(readFileSync(join(work, 'fib.o'))).digest('hex') : null)
 const ms = (x) => `${x.toFixed(0)} ms`
 console.log(`cold start of a large tool beyond the corpus: ${PACKAGE}, ${(bytes.length / 1048576).toFixed(0)} MB of wasm, ${(readFileSync(artifact).length / 1048576).toFixed(0)} MB artifact (median of ${RUNS}; ${cpus().length} cores)`)
 console.log(`  floor: node -e "require('wasmtime-napi')" ${ms(floor)}`)
 for (const [name, args] of Object.entries(TASKS)) {
   const side = (how, file) => {
-    const samples = Array.from({ length: RUNS }, () => {
-      rmSync(join(work, 'fib.o'), { force: true })
-      const { wall, out } = timed(['--no-warnings', child, how, file, work, ...args])
-      const r = JSON.parse(out)
-      if (r.exit !== 0) throw new Error(`${how} ${name}: exit ${r.exit}`)
-      return { wall, ...r, object: existsSync(join(work, 'fib.o')) ? createHash('sha256').update(readFileSync(join(work, 'fib.o'))).digest('hex') : null }
-    })
-    return { wall: median(samples.map((s) => s.wall)), load: median(samples.map((s) => s.loadMs)), run: median(samples.map((s) => s.runMs)), object: samples[0].object }
+    const s = wasiSide(how, file, { '/work': work }, args, () => rmSync(join(work, 'fib.o'), { force: true }))
+    return { ...s, object: objectDigest() }
   }
   const ours = side('ours', artifact)
   const mapped = side('ours-map', artifact)
