@@ -20,18 +20,24 @@ const aligned = (bytes) => {
   return b
 }
 
+/**
+ * Loads `buf` raw and checks the code runs from its own memory: page-aligned,
+ * the image inside it, the view detached, and the module working.
+ */
+const assertRunsInPlace = (t, buf) => {
+  const base = binding.addressOf(buf)
+  t.is(base % pageSize, 0)
+  const m = Module.deserializeRaw(buf)
+  const [start, end] = m.imageRange()
+  t.true(start >= base && end <= base + artifact.length, 'image range lies inside the original memory')
+  t.is(buf.byteLength, 0, 'the caller\'s view is detached: the module owns the bytes now')
+  t.is(new Instance(new Store(), m).exports.add(40, 2), 42)
+}
+
 test.serial('1. native code runs from the caller\'s buffer, not a copy', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'arith.cwasm')
   writeFileSync(file, artifact)
-  for (const buf of [aligned(artifact), readPrecompiledSync(file), await readPrecompiled(file)]) {
-    const base = binding.addressOf(buf)
-    t.is(base % pageSize, 0)
-    const m = Module.deserializeRaw(buf)
-    const [start, end] = m.imageRange()
-    t.true(start >= base && end <= base + artifact.length, 'image range lies inside the original memory')
-    t.is(buf.byteLength, 0, 'the caller\'s view is detached: the module owns the bytes now')
-    t.is(new Instance(new Store(), m).exports.add(40, 2), 42)
-  }
+  for (const buf of [aligned(artifact), readPrecompiledSync(file), await readPrecompiled(file)]) assertRunsInPlace(t, buf)
   const copied = Module.deserialize(artifact)
   const [cs] = copied.imageRange()
   const base = binding.addressOf(artifact)
@@ -293,13 +299,7 @@ test('readPrecompiled({ map: true }) maps the file: the code runs from the mappi
   for (const buf of [readPrecompiledSync(file, { map: true }), await readPrecompiled(file, { map: true, integrity: `sha256-${createHash('sha256').update(artifact).digest('base64')}` })]) {
     t.is(buf.byteLength, artifact.length)
     t.true(buf.equals(artifact))
-    const base = binding.addressOf(buf)
-    t.is(base % pageSize, 0)
-    const m = Module.deserializeRaw(buf)
-    const [start, end] = m.imageRange()
-    t.true(start >= base && end <= base + artifact.length, 'the image lies inside the mapping')
-    t.is(buf.byteLength, 0, 'detached, as for a copy')
-    t.is(new Instance(new Store(), m).exports.add(40, 2), 42)
+    assertRunsInPlace(t, buf)
   }
   // Private: what JavaScript writes before the load never reaches the file.
   const mapped = readPrecompiledSync(file, { map: true })
