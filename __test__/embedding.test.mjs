@@ -366,6 +366,29 @@ test('exported functions are plain named functions; `new` on one is a coded Type
   t.throws(() => Reflect.construct(x.add, [1, 2], class {}), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
 })
 
+test('a wasm function\'s hidden link to its wasm function cannot be replaced, removed or copied onto another function', (t) => {
+  const store = new Store()
+  const x = new Instance(store, new Module(`(module (table (export "t") 1 funcref)
+    (func (export "seven") (result i32) i32.const 7) (func (export "eight") (result i32) i32.const 8))`)).exports
+  const keys = Object.getOwnPropertySymbols(x.seven)
+  t.true(keys.length > 0)
+  for (const k of keys) {
+    t.throws(() => { x.seven[k] = x.eight[k] }, { instanceOf: TypeError })
+    t.throws(() => { delete x.seven[k] }, { instanceOf: TypeError })
+    t.throws(() => Object.defineProperty(x.seven, k, { value: {} }), { instanceOf: TypeError })
+  }
+  x.t.set(0, x.seven)
+  t.is(x.t.get(0)(), 7)
+  // A plain function, a bound copy or a Proxy carrying the same properties is
+  // not a wasm function.
+  const fake = () => 0
+  for (const k of keys) Object.defineProperty(fake, k, { value: x.seven[k] })
+  for (const f of [fake, x.seven.bind(null), new Proxy(x.seven, {})]) {
+    t.throws(() => x.t.set(0, f), { instanceOf: TypeError })
+  }
+  t.is(x.t.get(0)(), 7)
+})
+
 test('a constructed Table keeps its store\'s host functions alive, like handles from exports', async (t) => {
   const setup = () => {
     const store = new Store()

@@ -36,8 +36,8 @@ fn is_numeric(t: &ValType) -> bool {
   matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64)
 }
 
-/// Marks function objects made here, so `napi_unwrap` is only ever applied to
-/// objects whose wrapped pointer is a `FuncData`.
+/// Marks function objects made here, so that only their `FuncData` external
+/// (under `data_key`) is ever read as one.
 static FUNC_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_7469_6d65, upper: 0x6675_6e63_6461_7461 };
 
 /// Makes (or returns) the JavaScript function for `func`.
@@ -72,11 +72,13 @@ pub(crate) fn js_function(
   let (trampoline, bind) = trampoline(raw);
   let mut ext = ptr::null_mut();
   let mut f = ptr::null_mut();
+  let key = data_key(raw);
   // SAFETY: `data` is a live box owned by the external made here: it is freed
   // by `finalize_func_data` when that external is collected, never before. The
-  // external is the bound `this` of `f` and reachable only through `f`, so it
-  // outlives every call of `f` and every unwrap of `f` (napi_wrap below holds
-  // a plain pointer, with no finalizer).
+  // external is the bound `this` of `f` and a read-only, non-configurable
+  // property of `f` (under `data_key`), so it outlives every call of `f` and
+  // every `func_data` of `f`. A property instead of `napi_wrap` spares each
+  // function a weak reference that every garbage collection must visit.
   unsafe {
     if sys::napi_create_external(raw, data.cast(), Some(finalize_func_data), ptr::null_mut(), &mut ext) != sys::Status::napi_ok {
       drop(Box::from_raw(data));
@@ -85,7 +87,6 @@ pub(crate) fn js_function(
     if sys::napi_call_function(raw, trampoline, bind, 1, &ext, &mut f) != sys::Status::napi_ok || f.is_null() {
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
-    sys::napi_wrap(raw, f, data.cast(), None, ptr::null_mut(), ptr::null_mut());
     sys::napi_type_tag_object(raw, f, &FUNC_TAG);
     let mut js_name = ptr::null_mut();
     sys::napi_create_string_utf8(raw, name.as_ptr().cast(), name.len() as isize, &mut js_name);
@@ -99,7 +100,18 @@ pub(crate) fn js_function(
       attributes,
       data: ptr::null_mut(),
     };
+    let data_prop = sys::napi_property_descriptor {
+      utf8name: ptr::null(),
+      name: key,
+      method: None,
+      getter: None,
+      setter: None,
+      value: ext,
+      attributes: sys::PropertyAttributes::default,
+      data: ptr::null_mut(),
+    };
     let props = [
+      data_prop,
       // Like any function's `name`: read-only but configurable.
       prop(c"name", js_name, sys::PropertyAttributes::configurable),
       // One function for all, reading its wasm function from `this`.
@@ -115,6 +127,8 @@ pub(crate) fn js_function(
 }
 
 thread_local! {
+  /// The symbol under which a wasm function keeps its `FuncData` external.
+  static DATA_KEY: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
   /// The template-made function every wasm function is bound from.
   static TRAMPOLINE: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
   /// `Function.prototype.bind`.
@@ -146,6 +160,19 @@ fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
   (t, bind)
 }
 
+fn data_key(raw: sys::napi_env) -> sys::napi_value {
+  crate::store::per_thread(raw, &DATA_KEY, || {
+    let mut desc = ptr::null_mut();
+    let mut sym = ptr::null_mut();
+    // SAFETY: values made on this thread's env.
+    unsafe {
+      sys::napi_create_string_utf8(raw, c"wasmtime-napi.func".as_ptr(), 18, &mut desc);
+      sys::napi_create_symbol(raw, desc, &mut sym);
+    }
+    sym
+  })
+}
+
 unsafe extern "C" fn finalize_func_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
   // SAFETY: `data` is the box made in `js_function`, finalized once.
   drop(unsafe { Box::from_raw(data as *mut FuncData) });
@@ -167,8 +194,10 @@ pub(crate) fn wasm_func_of(env: &Env, value: sys::napi_value) -> Option<(wasmtim
 pub(crate) unsafe fn func_data<'a>(env: &Env, value: sys::napi_value) -> Option<&'a FuncData> {
   let raw = env.raw();
   let mut tagged = false;
-  // SAFETY: `value` belongs to the current call; only objects carrying our tag
-  // are unwrapped, and those wrap a live `FuncData`.
+  // SAFETY: `value` belongs to the current call. Only functions carrying our
+  // tag are read, and `js_function` gave each of those, before any JavaScript
+  // saw it, a read-only, non-configurable own property under `data_key`
+  // holding the external of a `FuncData` that lives as long as the function.
   unsafe {
     let mut t = 0;
     sys::napi_typeof(raw, value, &mut t);
@@ -178,8 +207,14 @@ pub(crate) unsafe fn func_data<'a>(env: &Env, value: sys::napi_value) -> Option<
     if sys::napi_check_object_type_tag(raw, value, &FUNC_TAG, &mut tagged) != sys::Status::napi_ok || !tagged {
       return None;
     }
+    let mut ext = ptr::null_mut();
+    if sys::napi_get_property(raw, value, data_key(raw), &mut ext) != sys::Status::napi_ok {
+      return None;
+    }
     let mut data = ptr::null_mut();
-    sys::napi_unwrap(raw, value, &mut data);
+    if sys::napi_get_value_external(raw, ext, &mut data) != sys::Status::napi_ok {
+      return None;
+    }
     (data as *const FuncData).as_ref()
   }
 }
