@@ -350,10 +350,13 @@ export declare class Module {
 /** A collection of instances and their state. */
 export declare class Store {
   /**
-   * `new Store(engine, options?)`.
+   * `new Store(engine, options?, defaultTableElements?)`: the facade passes
+   * its default for `tableElements` apart, so that a store made without
+   * options costs no options object. The new object keeps the store's
+   * roots, as every handle taken from the store does.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.new>
    */
-  constructor(engine: Engine, options?: StoreOptions | undefined | null)
+  constructor(engine: Engine, options?: StoreOptions | undefined | null, defaultTableElements?: number | undefined | null)
   /**
    * Makes every handle of this store throw `ERR_WASMTIME_STORE_DISPOSED`
    * from now on, and frees the store (its memories, tables, instances) as
@@ -498,10 +501,10 @@ export interface ArtifactSection {
  * store's roots, as handles taken from exports do: the facade calls this
  * right after construction. Without it, a store reachable only through such
  * a handle lost its host functions to GC (a funcref in a constructed table
- * then threw ERR_WASMTIME_HOST when called).
- * A `Store` object likewise, so that keeping the Store keeps them.
+ * then threw ERR_WASMTIME_HOST when called). A `Store` does the same in its
+ * constructor.
  */
-export declare function attachStoreRoots(handle: Memory | Table | Global | Store): void
+export declare function attachStoreRoots(handle: Memory | Table | Global): void
 
 /**
  * The process-wide identity of `engine`'s wasmtime engine: equal for every

@@ -406,6 +406,20 @@ test('a constructed Table keeps its store\'s host functions alive, like handles 
   t.is(global.value(), 42)
 })
 
+test('a Store object alone keeps its host functions alive, like handles taken from it', async (t) => {
+  const store = new Store()
+  const linker = new Linker()
+  // Only the store and the linker's definition (a wasmtime value, not a
+  // JavaScript one) lead to the host function once this returns.
+  ;(() => {
+    const a = new Instance(store, new Module('(module (import "h" "f" (func $f (result i32))) (func (export "g") (result i32) call $f))'), { h: { f: () => 42 } })
+    linker.defineInstance(store, 'a', a)
+  })()
+  await settle(30)
+  const b = linker.instantiate(store, new Module('(module (import "a" "g" (func $g (result i32))) (func (export "run") (result i32) call $g))'))
+  t.is(b.exports.run(), 42)
+})
+
 test('new Engine({ pooling }) instantiates from reserved slots: data segments land, memories start fresh, its limits give coded errors', (t) => {
   const engine = new Engine({ pooling: { totalCoreInstances: 2, totalMemories: 2, totalTables: 2, maxMemorySize: 1 << 20 } })
   const module = new Module('(module (memory (export "m") 1) (data (i32.const 0) "hi") (func (export "poke") (i32.store8 (i32.const 8) (i32.const 7))))', engine)

@@ -176,18 +176,14 @@ pub(crate) fn extern_to_js(
 /// store's roots, as handles taken from exports do: the facade calls this
 /// right after construction. Without it, a store reachable only through such
 /// a handle lost its host functions to GC (a funcref in a constructed table
-/// then threw ERR_WASMTIME_HOST when called).
-/// A `Store` object likewise, so that keeping the Store keeps them.
+/// then threw ERR_WASMTIME_HOST when called). A `Store` does the same in its
+/// constructor.
 #[napi]
-pub fn attach_store_roots(
-  env: Env,
-  handle: Either4<ClassInstance<'_, Memory>, ClassInstance<'_, Table>, ClassInstance<'_, Global>, ClassInstance<'_, crate::store::Store>>,
-) {
+pub fn attach_store_roots(env: Env, handle: Either3<ClassInstance<'_, Memory>, ClassInstance<'_, Table>, ClassInstance<'_, Global>>) {
   let (store, value) = match &handle {
-    Either4::A(m) => (&m.store, m.value),
-    Either4::B(t) => (&t.store, t.value),
-    Either4::C(g) => (&g.store, g.value),
-    Either4::D(s) => (&s.shared, s.value),
+    Either3::A(m) => (&m.store, m.value),
+    Either3::B(t) => (&t.store, t.value),
+    Either3::C(g) => (&g.store, g.value),
   };
   store.attach_roots(&env, value);
 }

@@ -856,12 +856,19 @@ pub(crate) fn limits(env: &Env, o: &StoreOptions) -> Result<wasmtime::StoreLimit
 
 #[napi]
 impl Store {
-  /// `new Store(engine, options?)`.
+  /// `new Store(engine, options?, defaultTableElements?)`: the facade passes
+  /// its default for `tableElements` apart, so that a store made without
+  /// options costs no options object. The new object keeps the store's
+  /// roots, as every handle taken from the store does.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Store.html#method.new>
   #[napi(constructor, catch_unwind)]
-  pub fn new(env: Env, engine: &Engine, options: Option<StoreOptions>) -> Result<Self> {
-    let limits = limits(&env, &options.unwrap_or_default())?;
-    Ok(Store { shared: StoreShared::new(&env, engine, limits) })
+  pub fn new(env: Env, this: This, engine: &Engine, options: Option<StoreOptions>, default_table_elements: Option<f64>) -> Result<Self> {
+    let mut options = options.unwrap_or_default();
+    options.table_elements = options.table_elements.or(default_table_elements);
+    let limits = limits(&env, &options)?;
+    let shared = StoreShared::new(&env, engine, limits);
+    shared.attach_roots(&env, this.raw());
+    Ok(Store { shared })
   }
 
   /// Makes every handle of this store throw `ERR_WASMTIME_STORE_DISPOSED`

@@ -442,14 +442,13 @@ export class Store extends native.Store {
     const e = engineOf(engine)
     checkOptions(options, STORE_OPTIONS, 'new Store()')
     try {
-      super(e, withStoreDefaults(options))
+      // The native constructor also makes this object keep the store's host
+      // functions and externref values alive, as any handle taken from it does.
+      super(e, options ?? undefined, DEFAULT_TABLE_ELEMENTS)
     } catch (err) {
       throw constructorError(err, 'new Store()')
     }
     this.engine = e
-    // Keeping the Store keeps its host functions and externref values alive,
-    // as keeping any handle taken from it does.
-    native.attachStoreRoots(this)
   }
 
   [Symbol.dispose](): void {
