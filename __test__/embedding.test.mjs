@@ -364,6 +364,12 @@ test('exported functions are plain named functions; `new` on one is a coded Type
   t.is(Reflect.apply(x.add, null, [4, 5]), 9)
   t.throws(() => new x.add(1, 2), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /without `new`/ })
   t.throws(() => Reflect.construct(x.add, [1, 2], class {}), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  // The exports object is frozen, its properties shaped as V8's own.
+  const v8 = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from('0061736d0100000001070160027f7f017f030201000707010361646400000a09010700200020016a0b', 'hex'))).exports
+  t.true(Object.isFrozen(x))
+  const shape = (o) => { const { value: _, ...d } = Object.getOwnPropertyDescriptor(o, 'add'); return d }
+  t.deepEqual(shape(x), shape(v8))
+  t.deepEqual(Object.keys(x), ['add'])
 })
 
 test('a wasm function\'s hidden link to its wasm function cannot be replaced, removed or copied onto another function', (t) => {

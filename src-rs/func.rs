@@ -112,6 +112,8 @@ pub(crate) fn js_function(
     };
     let props = [
       data_prop,
+      // `data` lives as long as `f` (see above).
+      (*data).store.roots_property(raw),
       // Like any function's `name`: read-only but configurable.
       prop(c"name", js_name, sys::PropertyAttributes::configurable),
       // One function for all, reading its wasm function from `this`.
@@ -121,8 +123,6 @@ pub(crate) fn js_function(
     ];
     sys::napi_define_properties(raw, f, props.len(), props.as_ptr());
   }
-  // SAFETY: `data` lives as long as `f` (see above).
-  unsafe { &*data }.store.attach_roots(env, f);
   Ok(f)
 }
 

@@ -87,7 +87,9 @@ impl Instance {
           getter: None,
           setter: None,
           value,
-          attributes: sys::PropertyAttributes::enumerable,
+          // Plain data properties take V8's fast path; the facade freezes the
+          // object, as `WebAssembly.Instance#exports` is.
+          attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
           data: ptr::null_mut(),
         });
       }

@@ -690,7 +690,15 @@ impl StoreShared {
   /// Makes `handle` (a JavaScript object holding this store) keep the store's
   /// host functions and externref values alive, through a hidden property.
   pub(crate) fn attach_roots(&self, env: &Env, handle: sys::napi_value) {
-    let raw = env.raw();
+    let prop = self.roots_property(env.raw());
+    // SAFETY: `handle` is an object made in the current call; the property is
+    // defined once, hidden (a symbol) and read-only.
+    unsafe { sys::napi_define_properties(env.raw(), handle, 1, &prop) };
+  }
+
+  /// The hidden, read-only property `attach_roots` defines, for a caller that
+  /// defines it together with others in one `napi_define_properties`.
+  pub(crate) fn roots_property(&self, raw: sys::napi_env) -> sys::napi_property_descriptor {
     let key = per_thread(raw, &ROOTS_KEY, || {
       let mut desc = ptr::null_mut();
       let mut sym = ptr::null_mut();
@@ -701,7 +709,7 @@ impl StoreShared {
       }
       sym
     });
-    let prop = sys::napi_property_descriptor {
+    sys::napi_property_descriptor {
       utf8name: ptr::null(),
       name: key,
       method: None,
@@ -710,10 +718,7 @@ impl StoreShared {
       value: self.roots(raw),
       attributes: sys::PropertyAttributes::default,
       data: ptr::null_mut(),
-    };
-    // SAFETY: `handle` is an object made in the current call; the property is
-    // defined once, hidden (a symbol) and read-only.
-    unsafe { sys::napi_define_properties(raw, handle, 1, &prop) };
+    }
   }
 
   /// Roots `func` (a host function's JavaScript function, identified by
