@@ -909,7 +909,7 @@ export function runWasiCommandAsync(module: Module, options: RunWasiAsyncOptions
       const started = Date.now()
       // A timer of our own (AbortSignal.timeout's does not keep Node alive).
       const clock = new AbortController()
-      const timer = timeout === undefined ? undefined : setTimeout(() => clock.abort(new DOMException('stdin was not read within the timeout', 'TimeoutError')), timeout)
+      const timer = timeout === undefined ? undefined : setTimeout(() => clock.abort(timeoutTrap(`stdin was not read to its end within the timeout (${timeout} ms); the guest never started`)), timeout)
       const limit = signal ? AbortSignal.any([signal, clock.signal]) : clock.signal
       return readInput(stdin, limit).then(
         (bytes) => {
@@ -1005,7 +1005,7 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
     signal?.addEventListener('abort', onAbort, { once: true })
     if (timeout !== undefined) {
       timer = setTimeout(
-        () => giveUp(() => Object.assign(codedError(WasmTrap, 'ERR_WASMTIME_TRAP', `wasm trap: interrupt: the run waited for a thread longer than its timeout (${timeout} ms)`), { trapCode: 'interrupt' as const, wasmBacktrace: [] })),
+        () => giveUp(() => timeoutTrap(`the run waited for a thread longer than its timeout (${timeout} ms)`)),
         timeout,
       )
     }
@@ -1013,6 +1013,11 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
 }
 
 /** A Readable read to its end, as bytes; rejects with `signal`'s reason when it fires first. */
+/** The `interrupt` trap a `timeout` that fires before the guest runs rejects with, as one that fires while it runs does. */
+function timeoutTrap(why: string): WasmTrap {
+  return Object.assign(codedError(WasmTrap, 'ERR_WASMTIME_TRAP', `wasm trap: interrupt: ${why}`), { trapCode: 'interrupt' as const, wasmBacktrace: [] })
+}
+
 async function readInput(stdin: object, signal: AbortSignal | undefined): Promise<native.WasiInput> {
   if (!(Symbol.asyncIterator in stdin)) {
     throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', "stdin must be 'inherit', 'ignore', bytes (a Buffer or Uint8Array) or a Readable")
