@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { execFileSync } from 'node:child_process'
 import { Worker, MessageChannel } from 'node:worker_threads'
 import { Engine, Module, Store, Instance, alignedBuffer, readPrecompiled, readPrecompiledSync, stats, pageSize, inspectArtifact } from '../index.mjs'
 import { ARITH_WAT, binding, gcUntil, corpusModule, settle, runNode } from './helpers.mjs'
@@ -315,6 +316,22 @@ test('readPrecompiled({ map: true }) maps the file: the code runs from the mappi
   const empty = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'empty.cwasm')
   writeFileSync(empty, '')
   t.is(readPrecompiledSync(empty, { map: true }).byteLength, 0)
+})
+
+test('the readers take regular files only: a FIFO, a directory or a device is a coded error at once, never a wait', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-'))
+  const others = [dir, join(dir, 'missing.cwasm')]
+  if (process.platform !== 'win32') {
+    const fifo = join(dir, 'artifact.fifo')
+    execFileSync('mkfifo', [fifo]) // no writer: opening it to read would block
+    others.push(fifo, '/dev/zero')
+  }
+  for (const path of others) {
+    for (const options of [{}, { map: true }]) {
+      t.throws(() => readPrecompiledSync(path, options), { code: 'ERR_WASMTIME_IO' }, path)
+      await t.throwsAsync(readPrecompiled(path, options), { code: 'ERR_WASMTIME_IO' }, path)
+    }
+  }
 })
 
 // The copying reader asks Linux for transparent huge pages on artifacts of

@@ -86,10 +86,30 @@ function mapped(path: string): Buffer {
   return Buffer.from(native.mapFileArrayBuffer(path) as ArrayBuffer)
 }
 
+// Opened without waiting: a FIFO with no writer would otherwise block the
+// thread in open(). Only regular files are read (as with { map: true }): a
+// FIFO, a device or a /proc file has no size to read up to.
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0)
+
+function ioError(path: string, err: unknown): Error {
+  const why = err instanceof Error ? err.message : String(err)
+  return Object.assign(codedError(Error, 'ERR_WASMTIME_IO', `cannot read '${path}': ${why}; give the path of a precompiled artifact (a regular file)`), { cause: err })
+}
+
+function regularFile(path: string, stat: fs.Stats): number {
+  if (!stat.isFile()) throw ioError(path, 'not a regular file')
+  return stat.size
+}
+
 function readAlignedSync(path: string): Buffer {
-  const fd = fs.openSync(path, 'r')
+  let fd: number
   try {
-    const size = fs.fstatSync(fd).size
+    fd = fs.openSync(path, OPEN_FLAGS)
+  } catch (e) {
+    throw ioError(path, e)
+  }
+  try {
+    const size = regularFile(path, fs.fstatSync(fd))
     const buf = alignedBuffer(size)
     let done = 0
     while (done < size) {
@@ -110,9 +130,11 @@ export async function readPrecompiled(path: string, options: ReadOptions = {}): 
 }
 
 async function readAligned(path: string): Promise<Buffer> {
-  const handle = await fs.promises.open(path, 'r')
+  const handle = await fs.promises.open(path, OPEN_FLAGS).catch((e) => {
+    throw ioError(path, e)
+  })
   try {
-    const size = (await handle.stat()).size
+    const size = regularFile(path, await handle.stat())
     const buf = alignedBuffer(size)
     let done = 0
     while (done < size) {
