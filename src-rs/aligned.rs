@@ -31,6 +31,9 @@ pub(crate) struct Region {
   len: usize,
   /// Bytes mapped (`len` rounded up to pages, at least one page).
   mapped: usize,
+  /// For a region whose pages `Staged` moved here: the region they came
+  /// from, kept mapped (blank) while this one lives. See `Staged`.
+  _origin: Option<Arc<Region>>,
 }
 
 // SAFETY: a region is plain memory with no thread affinity; who may write it
@@ -90,7 +93,7 @@ impl Region {
   }
 
   fn register(ptr: NonNull<u8>, len: usize, mapped: usize) -> Arc<Region> {
-    let region = Arc::new(Region { ptr, len, mapped });
+    let region = Arc::new(Region { ptr, len, mapped, _origin: None });
     REGIONS.lock().unwrap_or_else(PoisonError::into_inner).insert(ptr.as_ptr() as usize, Arc::downgrade(&region));
     region
   }
@@ -127,6 +130,127 @@ impl Drop for Region {
     // JavaScript holds it until its backing store was released.
     unsafe { unmap(self.ptr, self.mapped) };
   }
+}
+
+/// A region's pages moved to fresh addresses for `Module.deserializeRaw`,
+/// with blank pages left at the old ones (Linux: one `mremap` with
+/// `MREMAP_DONTUNMAP`, which moves page-table entries and copies nothing).
+///
+/// Why: JavaScript may have started a write into the buffer that is still
+/// running when the load takes the buffer over, and detaching the ArrayBuffer
+/// does not stop it: an `fs.read` or a socket read pending on a pipe, a
+/// `crypto.randomFill` on libuv's thread pool. At the old addresses such a
+/// write lands in blank pages that nothing reads; the module's bytes are
+/// elsewhere. The old addresses stay mapped as long as the moved region
+/// lives, so a write that finishes while the module is loaded cannot fault
+/// either.
+///
+/// Dropped before `keep`, it moves the pages back (a failed load leaves the
+/// caller's buffer as it was).
+#[cfg(target_os = "linux")]
+pub(crate) struct Staged {
+  to: NonNull<u8>,
+  from: Arc<Region>,
+  kept: bool,
+}
+
+#[cfg(target_os = "linux")]
+impl Staged {
+  /// Moves `from`'s pages, or says why it could not (a kernel before 5.7, or
+  /// before 5.13 for a file mapping, refuses `MREMAP_DONTUNMAP`); the pages
+  /// are then where they were.
+  pub(crate) fn new(from: &Arc<Region>) -> std::io::Result<Staged> {
+    let align = if from.mapped >= HUGE { HUGE } else { crate::code_memory::page_size() };
+    let to = reserve(from.mapped, align, libc::PROT_NONE)?;
+    // SAFETY: `from` is a live mapping of ours of `from.mapped` bytes, and
+    // `to` a reservation of ours of as many, made just now, which
+    // MREMAP_FIXED replaces. The pages change address only: no JavaScript
+    // runs during this call, and the ArrayBuffer lent over `from` is
+    // detached before the load returns, so none of its views sees them
+    // again. Every access through the old addresses finds the blank pages
+    // MREMAP_DONTUNMAP leaves.
+    let p = unsafe {
+      libc::mremap(
+        from.start().cast(),
+        from.mapped,
+        from.mapped,
+        libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP,
+        to.as_ptr().cast::<libc::c_void>(),
+      )
+    };
+    if p == libc::MAP_FAILED {
+      let e = std::io::Error::last_os_error();
+      // SAFETY: the reservation made above, which the failed call left alone.
+      unsafe { unmap(to, from.mapped) };
+      return Err(e);
+    }
+    Ok(Staged { to, from: from.clone(), kept: false })
+  }
+
+  /// Where `at`, an address inside the old region, now is.
+  pub(crate) fn moved(&self, at: *mut u8) -> *mut u8 {
+    self.to.as_ptr().wrapping_add(at as usize - self.from.start() as usize)
+  }
+
+  /// The region that holds the moved pages from now on.
+  pub(crate) fn keep(mut self) -> Arc<Region> {
+    self.kept = true;
+    Arc::new(Region { ptr: self.to, len: self.from.len, mapped: self.from.mapped, _origin: Some(self.from.clone()) })
+  }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Staged {
+  fn drop(&mut self) {
+    if self.kept {
+      return;
+    }
+    // SAFETY: `to` holds the pages moved out of `from`, which nothing
+    // loaded from any more (the load failed, and wasmtime unpublished and
+    // deregistered what it had set up). MREMAP_FIXED puts them back over the
+    // blank pages at the old addresses, and unmaps `to`.
+    let p = unsafe {
+      libc::mremap(self.to.as_ptr().cast(), self.from.mapped, self.from.mapped, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, self.from.start().cast::<libc::c_void>())
+    };
+    if p == libc::MAP_FAILED {
+      // The bytes stay lost to the caller's buffer (which reads as zeros);
+      // do not leak the mapping.
+      // SAFETY: `to` is still ours, mapped, and used by nothing.
+      unsafe { unmap(self.to, self.from.mapped) };
+    }
+  }
+}
+
+/// Maps `len` bytes (whole pages) with `prot`, starting on a multiple of
+/// `align` (a power of two, at least a page).
+#[cfg(target_os = "linux")]
+fn reserve(len: usize, align: usize, prot: libc::c_int) -> std::io::Result<NonNull<u8>> {
+  let total = len.checked_add(align - crate::code_memory::page_size()).ok_or(std::io::ErrorKind::OutOfMemory)?;
+  // An inaccessible reservation commits no memory; a writable one is
+  // accounted, so that an impossible size fails here rather than on a touch.
+  let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | if prot == libc::PROT_NONE { libc::MAP_NORESERVE } else { 0 };
+  // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+  let p = unsafe { libc::mmap(ptr::null_mut(), total, prot, flags, -1, 0) };
+  if p == libc::MAP_FAILED {
+    return Err(std::io::Error::last_os_error());
+  }
+  let base = p as usize;
+  let start = base.next_multiple_of(align);
+  let head = start - base;
+  let tail = total - head - len;
+  // SAFETY: `head` and `tail` lie inside the mapping just made and outside
+  // `start..start + len`, the part kept; all three are whole pages, since
+  // `len`, `align` and the mapping's base are. Nothing else uses this fresh
+  // mapping yet.
+  unsafe {
+    if head > 0 {
+      libc::munmap(p, head);
+    }
+    if tail > 0 {
+      libc::munmap((start + len) as *mut libc::c_void, tail);
+    }
+  }
+  NonNull::new(start as *mut u8).ok_or(std::io::ErrorKind::OutOfMemory.into())
 }
 
 #[cfg(unix)]
@@ -166,33 +290,11 @@ fn huge_pages() -> bool {
 /// hand it falls back to small pages; nothing else changes.
 #[cfg(target_os = "linux")]
 fn map_huge(len: usize) -> std::io::Result<NonNull<u8>> {
-  let total = len.checked_add(HUGE).ok_or(std::io::ErrorKind::OutOfMemory)?;
-  // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
-  let p = unsafe {
-    libc::mmap(ptr::null_mut(), total, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
-  };
-  if p == libc::MAP_FAILED {
-    return Err(std::io::Error::last_os_error());
-  }
-  let base = p as usize;
-  let start = base.next_multiple_of(HUGE);
-  let head = start - base;
-  let tail = total - head - len;
-  // SAFETY: `head` and `tail` lie inside the mapping just made and outside
-  // `start..start + len`, the part the region keeps (`Drop` unmaps exactly
-  // that); all three are whole pages, since `len` is and the mapping's base
-  // is. Nothing else uses this fresh mapping yet. `madvise` is only a hint:
-  // its failure (a kernel without THP) leaves ordinary pages.
-  unsafe {
-    if head > 0 {
-      libc::munmap(p, head);
-    }
-    if tail > 0 {
-      libc::munmap((start + len) as *mut libc::c_void, tail);
-    }
-    libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-  }
-  NonNull::new(start as *mut u8).ok_or(std::io::ErrorKind::OutOfMemory.into())
+  let p = reserve(len, HUGE, libc::PROT_READ | libc::PROT_WRITE)?;
+  // SAFETY: the mapping just made, `len` bytes. `madvise` is only a hint: its
+  // failure (a kernel without THP) leaves ordinary pages.
+  unsafe { libc::madvise(p.as_ptr().cast(), len, libc::MADV_HUGEPAGE) };
+  Ok(p)
 }
 
 #[cfg(unix)]

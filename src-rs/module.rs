@@ -444,13 +444,24 @@ impl Module {
       ));
     }
     guard(&env, "Module.deserializeRaw", || {
-      let memory = NonNull::slice_from_raw_parts(NonNull::new(view.data).ok_or_else(|| napi::Error::from_reason("null view"))?, view.len);
+      // On Linux the pages move to addresses no JavaScript ever saw, so a
+      // write JavaScript started into the buffer before this call cannot
+      // reach the module when it completes (see `Staged`). Elsewhere, or
+      // where the kernel refuses, they stay in place.
+      #[cfg(target_os = "linux")]
+      let staged = crate::aligned::Staged::new(&view.region).ok();
+      #[cfg(target_os = "linux")]
+      let data = staged.as_ref().map_or(view.data, |s| s.moved(view.data));
+      #[cfg(not(target_os = "linux"))]
+      let data = view.data;
+      let memory = NonNull::slice_from_raw_parts(NonNull::new(data).ok_or_else(|| napi::Error::from_reason("null view"))?, view.len);
       // SAFETY: wasmtime requires that the bytes are a trusted artifact (the
       // documented contract of the package) and that they stay alive, in
       // place and unmodified while any clone of the module lives. They lie in
-      // `view.region` (a mapping of the package's own, held by `RawCode`
-      // after the module), which no JavaScript can reach once the ArrayBuffer
-      // lent over it is detached below, before this call returns; no
+      // `view.region`, or in the region `staged` moved them to (mappings of
+      // the package's own; one of them is held by `RawCode` after the
+      // module), which no JavaScript can reach once the ArrayBuffer lent over
+      // `view.region` is detached below, before this call returns; no
       // JavaScript runs in between. On a native engine the view starts at the
       // region's page-aligned start, so `.text` is whole pages of the region.
       let module = unsafe { wasmtime::Module::deserialize_raw(&engine.engine, memory) }
@@ -463,10 +474,14 @@ impl Module {
         drop(module);
         return Err(throw(&env, Kind::Type, error::FOREIGN_BUFFER, "Module.deserializeRaw could not take the buffer over (it cannot be detached); read the artifact again with readPrecompiled()"));
       }
-      let len = view.region.len() as i64;
-      PINNED_BYTES.fetch_add(view.region.len(), Ordering::Relaxed);
+      #[cfg(target_os = "linux")]
+      let region = staged.map_or_else(|| view.region.clone(), crate::aligned::Staged::keep);
+      #[cfg(not(target_os = "linux"))]
+      let region = view.region.clone();
+      let len = region.len() as i64;
+      PINNED_BYTES.fetch_add(region.len(), Ordering::Relaxed);
       PINNED_REGIONS.fetch_add(1, Ordering::Relaxed);
-      let code = Arc::new(RawCode { module, region: view.region.clone() });
+      let code = Arc::new(RawCode { module, region });
       report(&env, len)?;
       Ok(Module::wrap(Code::Raw(code), engine, len))
     })
