@@ -425,7 +425,8 @@ impl Module {
 
   /// Loads an artifact in place: the code runs from `buffer`'s memory itself,
   /// without a copy. The module takes the memory over: `buffer` (and every
-  /// view of its ArrayBuffer) is detached, as after a transfer. The memory is
+  /// view of its ArrayBuffer) is detached, as after a transfer; on Linux its
+  /// pages also move to fresh addresses (see `aligned::Staged`). The memory is
   /// freed when the module and every store it was instantiated into are gone.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Module.html#method.deserialize_raw>
   #[napi(catch_unwind)]

@@ -334,7 +334,10 @@ export class Module {
    * `readPrecompiledSync()`, `alignedBuffer()`, `engine.precompileModule()`
    * or `module.serialize()`. The module takes its memory over: `buffer` and
    * every view of its ArrayBuffer are detached (read as empty), exactly as
-   * after a transfer, so nothing JavaScript does can change the code. Loading
+   * after a transfer, so nothing JavaScript does can change the code. On
+   * Linux its pages also move (no copy) to addresses JavaScript never saw, so
+   * a write into `buffer` still in flight (an `fs.read` from a pipe) lands
+   * in blank pages instead of the module. Loading
    * the same buffer again throws `ERR_WASMTIME_DETACHED_BUFFER`: reuse the
    * Module instead.
    */
