@@ -444,6 +444,13 @@ test('new Engine({ pooling }) instantiates from reserved slots: data segments la
   t.throws(() => new Module('(module (memory 32))', engine), { code: 'ERR_WASMTIME_COMPILE', message: /pooling allocator/ })
   t.throws(() => new Engine({ pooling: { totalInstances: 2 } }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'totalInstances'/ })
   t.throws(() => new Engine({ pooling: { maxMemorySize: -1 } }), { code: 'ERR_WASMTIME_CONFIG', message: /maxMemorySize/ })
+  // Counts are checked, not wrapped to 32 bits (-1 was 4294967295, 2^32 was 0).
+  for (const name of ['totalCoreInstances', 'totalMemories', 'totalTables']) {
+    for (const bad of [-1, 2 ** 32, 1.5, NaN]) {
+      t.throws(() => new Engine({ pooling: { [name]: bad } }), { code: 'ERR_WASMTIME_CONFIG', message: new RegExp(`pooling\\.${name} must be a whole number from 0 to 4294967295, got ${bad}`) })
+    }
+  }
+  t.throws(() => new Engine({ pooling: { tableKeepResident: 1e300 } }), { code: 'ERR_WASMTIME_CONFIG', message: /got 1e\+300$/ })
 })
 
 test('pooling with memoryKeepResident and tableKeepResident resets reused slots by copying: data segments come back, written pages read as zero again', (t) => {

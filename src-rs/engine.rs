@@ -72,11 +72,11 @@ pub struct EngineOptions {
 #[derive(Default)]
 pub struct PoolingOptions {
   /// Instances alive at once, in all stores of the engine (default 1000).
-  pub total_core_instances: Option<u32>,
+  pub total_core_instances: Option<f64>,
   /// Linear memories alive at once (default 1000).
-  pub total_memories: Option<u32>,
+  pub total_memories: Option<f64>,
   /// Tables alive at once (default 1000).
-  pub total_tables: Option<u32>,
+  pub total_tables: Option<f64>,
   /// Largest size a linear memory may reach, in bytes (default 4 GiB).
   pub max_memory_size: Option<f64>,
   /// Bytes at the start of each linear memory slot that stay resident when
@@ -89,6 +89,16 @@ pub struct PoolingOptions {
   /// The same for each table slot, in bytes (default 0).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.table_keep_resident>
   pub table_keep_resident: Option<f64>,
+}
+
+/// `v` as JavaScript prints it, near enough for an error message: 1e+300
+/// rather than all 301 digits.
+fn js_number(v: f64) -> String {
+  if v.abs() >= 1e21 {
+    format!("{v:e}").replace('e', "e+")
+  } else {
+    format!("{v}")
+  }
 }
 
 /// A compilation environment. Modules, stores and instances belong to one.
@@ -295,19 +305,23 @@ impl Engine {
       }
       Some(Either::B(o)) => {
         let mut p = wasmtime::PoolingAllocationConfig::default();
-        if let Some(n) = o.total_core_instances {
+        // A whole Number from 0 to `max`, checked here: napi's own u32
+        // conversion wraps (-1 became 4294967295, 2^32 became 0).
+        let whole = |what: &str, unit: &str, max: u64, v: Option<f64>| match v {
+          Some(b) if !(b >= 0.0 && b <= max as f64 && b.fract() == 0.0) => Err(format!("pooling.{what} must be a whole number{unit} from 0 to {max}, got {}", js_number(b))),
+          v => Ok(v.map(|b| b as u64)),
+        };
+        let count = |what: &str, v: Option<f64>| whole(what, "", u32::MAX.into(), v).map(|n| n.map(|n| n as u32));
+        if let Some(n) = count("totalCoreInstances", o.total_core_instances)? {
           p.total_core_instances(n);
         }
-        if let Some(n) = o.total_memories {
+        if let Some(n) = count("totalMemories", o.total_memories)? {
           p.total_memories(n);
         }
-        if let Some(n) = o.total_tables {
+        if let Some(n) = count("totalTables", o.total_tables)? {
           p.total_tables(n);
         }
-        let bytes = |what: &str, v: Option<f64>| match v {
-          Some(b) if !(b >= 0.0 && b <= (1u64 << 48) as f64 && b.fract() == 0.0) => Err(format!("pooling.{what} must be a whole number of bytes up to 2^48, got {b}")),
-          v => Ok(v.map(|b| b as usize)),
-        };
+        let bytes = |what: &str, v: Option<f64>| whole(what, " of bytes", 1 << 48, v).map(|n| n.map(|n| n as usize));
         if let Some(b) = bytes("maxMemorySize", o.max_memory_size)? {
           p.max_memory_size(b);
         }
