@@ -161,16 +161,7 @@ fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
 }
 
 fn data_key(raw: sys::napi_env) -> sys::napi_value {
-  crate::store::per_thread(raw, &DATA_KEY, || {
-    let mut desc = ptr::null_mut();
-    let mut sym = ptr::null_mut();
-    // SAFETY: values made on this thread's env.
-    unsafe {
-      sys::napi_create_string_utf8(raw, c"wasmtime-napi.func".as_ptr(), 18, &mut desc);
-      sys::napi_create_symbol(raw, desc, &mut sym);
-    }
-    sym
-  })
+  crate::store::per_thread_symbol(raw, &DATA_KEY, c"wasmtime-napi.func")
 }
 
 unsafe extern "C" fn finalize_func_data(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {

@@ -186,6 +186,20 @@ thread_local! {
   static PROBE: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
 }
 
+/// A symbol described `name`, made once per thread (a hidden property key).
+pub(crate) fn per_thread_symbol(env: sys::napi_env, key: &'static std::thread::LocalKey<Cell<sys::napi_ref>>, name: &'static std::ffi::CStr) -> sys::napi_value {
+  per_thread(env, key, || {
+    let mut desc = ptr::null_mut();
+    let mut sym = ptr::null_mut();
+    // SAFETY: values made on this thread's env, from a NUL-terminated name.
+    unsafe {
+      sys::napi_create_string_utf8(env, name.as_ptr(), name.count_bytes() as isize, &mut desc);
+      sys::napi_create_symbol(env, desc, &mut sym);
+    }
+    sym
+  })
+}
+
 /// A strong, per-thread reference to a value made once by `make`.
 pub(crate) fn per_thread(env: sys::napi_env, key: &'static std::thread::LocalKey<Cell<sys::napi_ref>>, make: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
   let mut v = ptr::null_mut();
@@ -699,16 +713,7 @@ impl StoreShared {
   /// The hidden, read-only property `attach_roots` defines, for a caller that
   /// defines it together with others in one `napi_define_properties`.
   pub(crate) fn roots_property(&self, raw: sys::napi_env) -> sys::napi_property_descriptor {
-    let key = per_thread(raw, &ROOTS_KEY, || {
-      let mut desc = ptr::null_mut();
-      let mut sym = ptr::null_mut();
-      // SAFETY: values made on this env.
-      unsafe {
-        sys::napi_create_string_utf8(raw, c"wasmtime-napi.roots".as_ptr(), 19, &mut desc);
-        sys::napi_create_symbol(raw, desc, &mut sym);
-      }
-      sym
-    });
+    let key = per_thread_symbol(raw, &ROOTS_KEY, c"wasmtime-napi.roots");
     sys::napi_property_descriptor {
       utf8name: ptr::null(),
       name: key,
