@@ -107,6 +107,18 @@ test('a rejection unwinds the guest and rejects callAsync with that very value; 
   t.is(add(1, 2), 3)
 })
 
+test('a synchronous call that fails still throws its own error when a callAsync it queued cannot start', async (t) => {
+  const { add, viaHost, box } = setup()
+  const boom = new Error('boom')
+  let queued
+  box.get = () => {
+    queued = add.callAsync('x', 1) // queued behind this call; its argument is wrong
+    throw boom
+  }
+  t.is(t.throws(() => viaHost(1)), boom)
+  await t.throwsAsync(queued, { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /argument 0/ })
+})
+
 test('in a synchronous call, a host function that returns a Promise is a coded error (and its rejection is not left unhandled)', async (t) => {
   const { viaHost, box } = setup()
   box.get = () => Promise.reject(new Error('nobody waits for this'))
@@ -120,6 +132,11 @@ test('in a synchronous call, a host function that returns a Promise is a coded e
   }).exports
   t.throws(() => run(), { code: 'ERR_WASMTIME_HOST_PROMISE' })
   t.is(await run.callAsync().catch((e) => e.message), 'nobody waits for this either')
+  // And one with several results, whose Promise is not the array they need.
+  const { sum } = new Instance(new Store(engine), new Module('(module (import "h" "two" (func $t (result i32 i32))) (func (export "sum") (result i32) call $t i32.add))', engine), {
+    h: { two: () => Promise.reject(new Error('nor this')) },
+  }).exports
+  t.throws(() => sum(), { code: 'ERR_WASMTIME_HOST_PROMISE' })
   // A rejection left unhandled would fail this test (ava reports it).
   await new Promise((r) => setTimeout(r, 20))
   t.pass()

@@ -114,12 +114,13 @@ impl HostFunc {
     let ret = shared.enter_host(caller, call, || self.invoke(&argv));
     let ret = ret.map_err(|failed| failed.unwrap_or_else(|| self.pending_into(caller)))?;
     // A Promise is caught where it must be: unused (no results), or when it
-    // fails to convert; a result that converts costs no check.
+    // fails to convert (as one value, or as the array several results need);
+    // a result that converts costs no check.
     if self.results.is_empty() && is_promise(raw, ret) {
       return Err(self.promise_in_sync_call(&env, caller, ret));
     }
     match self.take_results(&env, caller, ret, results) {
-      Err(CallFailure::Js) if is_promise(raw, ret) => Err(self.promise_in_sync_call(&env, caller, ret)),
+      Err(_) if is_promise(raw, ret) => Err(self.promise_in_sync_call(&env, caller, ret)),
       r => r,
     }
   }

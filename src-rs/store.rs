@@ -489,7 +489,24 @@ impl StoreShared {
   #[cold]
   #[inline(never)]
   fn pump(&self, env: &Env) {
+    // The call that just ended may have failed: its exception, still pending
+    // for its caller, is set aside while the queued calls start (a start that
+    // fails rejects its own Promise with its own exception), then thrown again.
+    let raw = env.raw();
+    let mut pending = false;
+    let mut exception = ptr::null_mut();
+    // SAFETY: the current call's env; the exception taken is thrown again below.
+    unsafe {
+      sys::napi_is_exception_pending(raw, &mut pending);
+      if pending {
+        sys::napi_get_and_clear_last_exception(raw, &mut exception);
+      }
+    }
     crate::async_call::pump(env, self);
+    if pending {
+      // SAFETY: the exception taken above, on the same env and call.
+      unsafe { sys::napi_throw(raw, exception) };
+    }
   }
 
   fn report_growth(&self, env: &Env, data: &mut StoreData) {
