@@ -265,6 +265,10 @@ test('async calls on different stores run in parallel, up to the engine pool siz
   t.is(new Engine().asyncThreads, stats().threads)
   t.throws(() => new Engine({ asyncThreads: 0 }), { code: 'ERR_WASMTIME_CONFIG', message: /asyncThreads/ })
   t.throws(() => new Engine({ asyncThreads: 1000 }), { code: 'ERR_WASMTIME_CONFIG', message: /asyncThreads/ })
+  // Checked, not wrapped to 32 bits (2^32 + 1 was one thread, 1.5 was one).
+  for (const bad of [2 ** 32 + 1, 1.5, -1, NaN]) {
+    t.throws(() => new Engine({ asyncThreads: bad }), { code: 'ERR_WASMTIME_CONFIG', message: new RegExp(`asyncThreads must be a whole number from 1 to 256, got ${bad}`) })
+  }
 })
 
 test('async calls run on fiber stacks of asyncStackSize: deep recursion traps with stack_overflow there', async (t) => {

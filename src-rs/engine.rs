@@ -64,7 +64,7 @@ pub struct EngineOptions {
   /// Threads that run this engine's `callAsync` calls and WASI runs off the
   /// JavaScript thread (1 to 256), in a pool of its own. Default: the pool
   /// shared by every engine, one thread per core (`WASMTIME_NAPI_THREADS`).
-  pub async_threads: Option<u32>,
+  pub async_threads: Option<f64>,
 }
 
 /// Limits of the pooling allocator (`new Engine({ pooling: { ... } })`).
@@ -89,6 +89,15 @@ pub struct PoolingOptions {
   /// The same for each table slot, in bytes (default 0).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.table_keep_resident>
   pub table_keep_resident: Option<f64>,
+}
+
+/// A whole Number from `min` to `max`, checked here: napi's own u32
+/// conversion wraps (-1 became 4294967295, 2^32 + 1 became 1, 1.5 became 1).
+fn whole(what: &str, unit: &str, min: u64, max: u64, v: Option<f64>) -> std::result::Result<Option<u64>, String> {
+  match v {
+    Some(b) if !(b >= min as f64 && b <= max as f64 && b.fract() == 0.0) => Err(format!("{what} must be a whole number{unit} from {min} to {max}, got {}", js_number(b))),
+    v => Ok(v.map(|b| b as u64)),
+  }
 }
 
 /// `v` as JavaScript prints it, near enough for an error message: 1e+300
@@ -281,10 +290,9 @@ impl Engine {
       }
       None => {}
     }
-    let pool = match options.async_threads {
+    let pool = match whole("asyncThreads", "", 1, crate::pool::MAX_THREADS as u64, options.async_threads)? {
       None => crate::pool::shared(),
-      Some(n) if n >= 1 && n as usize <= crate::pool::MAX_THREADS => crate::pool::Pool::new(n as usize),
-      Some(n) => return Err(format!("asyncThreads must be from 1 to {}, got {n}", crate::pool::MAX_THREADS)),
+      Some(n) => crate::pool::Pool::new(n as usize),
     };
     for feature in options.cpu_features.iter().flatten() {
       if !feature.starts_with("has_") {
@@ -305,30 +313,24 @@ impl Engine {
       }
       Some(Either::B(o)) => {
         let mut p = wasmtime::PoolingAllocationConfig::default();
-        // A whole Number from 0 to `max`, checked here: napi's own u32
-        // conversion wraps (-1 became 4294967295, 2^32 became 0).
-        let whole = |what: &str, unit: &str, max: u64, v: Option<f64>| match v {
-          Some(b) if !(b >= 0.0 && b <= max as f64 && b.fract() == 0.0) => Err(format!("pooling.{what} must be a whole number{unit} from 0 to {max}, got {}", js_number(b))),
-          v => Ok(v.map(|b| b as u64)),
-        };
-        let count = |what: &str, v: Option<f64>| whole(what, "", u32::MAX.into(), v).map(|n| n.map(|n| n as u32));
-        if let Some(n) = count("totalCoreInstances", o.total_core_instances)? {
+        let count = |what: &str, v: Option<f64>| whole(what, "", 0, u32::MAX.into(), v).map(|n| n.map(|n| n as u32));
+        if let Some(n) = count("pooling.totalCoreInstances", o.total_core_instances)? {
           p.total_core_instances(n);
         }
-        if let Some(n) = count("totalMemories", o.total_memories)? {
+        if let Some(n) = count("pooling.totalMemories", o.total_memories)? {
           p.total_memories(n);
         }
-        if let Some(n) = count("totalTables", o.total_tables)? {
+        if let Some(n) = count("pooling.totalTables", o.total_tables)? {
           p.total_tables(n);
         }
-        let bytes = |what: &str, v: Option<f64>| whole(what, " of bytes", 1 << 48, v).map(|n| n.map(|n| n as usize));
-        if let Some(b) = bytes("maxMemorySize", o.max_memory_size)? {
+        let bytes = |what: &str, v: Option<f64>| whole(what, " of bytes", 0, 1 << 48, v).map(|n| n.map(|n| n as usize));
+        if let Some(b) = bytes("pooling.maxMemorySize", o.max_memory_size)? {
           p.max_memory_size(b);
         }
-        if let Some(b) = bytes("memoryKeepResident", o.memory_keep_resident)? {
+        if let Some(b) = bytes("pooling.memoryKeepResident", o.memory_keep_resident)? {
           p.linear_memory_keep_resident(b);
         }
-        if let Some(b) = bytes("tableKeepResident", o.table_keep_resident)? {
+        if let Some(b) = bytes("pooling.tableKeepResident", o.table_keep_resident)? {
           p.table_keep_resident(b);
         }
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
