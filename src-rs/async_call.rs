@@ -347,16 +347,18 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
   shared.set_current(Some(link.clone()));
   if let Err(why) = spawned {
     shared.set_current(None);
-    // Nothing runs: undo. The job (and the store in it, counted as freed) was
-    // dropped: this store is lost, and the call says why.
+    // Nothing runs: undo. The store comes back from where it was parked for
+    // the job, and the call says why.
     // SAFETY: the hook has not run; its box is taken back once.
     let flight = unsafe {
       sys::napi_remove_env_cleanup_hook(raw, Some(on_teardown), flight.cast());
       Box::from_raw(flight)
     };
+    if let Some(store) = flight.link.parked.lock().unwrap_or_else(PoisonError::into_inner).take() {
+      shared.come_back(env, store);
+    }
     flight.link.channel.finish(None);
-    flight.shared.lost();
-    return Err(throw(env, Kind::Error, error::INTERNAL, &format!("cannot start callAsync: {why}; the store is lost (disposed)")));
+    return Err(throw(env, Kind::Error, error::INTERNAL, &format!("cannot start callAsync: {why}")));
   }
   Ok(())
 }

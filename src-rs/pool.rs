@@ -88,6 +88,14 @@ impl Pool {
 
   /// Runs `job` on one of this pool's threads, after the jobs queued before it.
   pub(crate) fn spawn(&self, job: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    // The queue outlives the threads (`Inner` keeps its receiver), so a job
+    // sent to a pool none of whose threads could start would wait forever.
+    if self.inner.counts().0 == 0 {
+      self.inner.add_thread();
+      if self.inner.counts().0 == 0 {
+        return Err("the thread pool has no threads (the system refused to start one)".to_string());
+      }
+    }
     let tx = self.jobs.lock().map_err(|_| "the thread pool is unusable after a panic".to_string())?;
     tx.send(Box::new(job)).map_err(|_| "the thread pool has no threads".to_string())
   }

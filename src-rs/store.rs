@@ -618,13 +618,6 @@ impl StoreShared {
     }
   }
 
-  /// The store went to a pool thread and cannot come back (the job could not
-  /// be queued): it reads as disposed from now on.
-  pub(crate) fn lost(&self) {
-    self.away.set(false);
-    self.disposed.set(true);
-  }
-
   /// The raw-loaded code this store holds, for a call that runs elsewhere.
   pub(crate) fn holds(&self) -> Vec<Arc<RawCode>> {
     self.raw.borrow().clone()
