@@ -124,7 +124,9 @@ impl Drop for Region {
         regions.remove(&addr);
       }
     }
-    // SAFETY: the mapping made in `Region::new`, unmapped once, here. Nothing
+    // SAFETY: the mapping this region was made with (`Region::new`,
+    // `map_file` or `Staged::keep`), exactly `mapped` bytes, unmapped once,
+    // here. Nothing
     // runs code from it any more: modules hold the region until wasmtime has
     // unpublished and deregistered their code, and the ArrayBuffer lent to
     // JavaScript holds it until its backing store was released.

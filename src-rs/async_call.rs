@@ -199,12 +199,7 @@ unsafe fn call_async(env: &Env, info: sys::napi_callback_info) -> Result<sys::na
   let refused = if shared.is_disposed() {
     Some(StoreShared::disposed_error(env))
   } else if args.len() != fd.params.len() {
-    Some(throw(
-      env,
-      Kind::Type,
-      error::INVALID_ARGUMENT,
-      &format!("this wasm function takes {} argument(s), {} given", fd.params.len(), args.len()),
-    ))
+    Some(crate::func::arity_error(env, fd.params.len(), args.len()))
   } else {
     None
   };

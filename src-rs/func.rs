@@ -354,6 +354,11 @@ fn numeric_result(env: &Env, v: &ValRaw, ty: &ValType) -> Result<sys::napi_value
 
 /// Calls `func` with JavaScript arguments and converts its results: nothing is
 /// `undefined`, one result is the value, several are an array.
+/// The error for a call with the wrong number of arguments.
+pub(crate) fn arity_error(env: &Env, wanted: usize, given: usize) -> napi::Error {
+  throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("this wasm function takes {wanted} argument(s), {given} given"))
+}
+
 pub(crate) fn call_func(
   env: &Env,
   store: &Rc<StoreShared>,
@@ -363,12 +368,7 @@ pub(crate) fn call_func(
   args: &[sys::napi_value],
 ) -> Result<sys::napi_value> {
   if args.len() != param_types.len() {
-    return Err(throw(
-      env,
-      Kind::Type,
-      error::INVALID_ARGUMENT,
-      &format!("this wasm function takes {} argument(s), {} given", param_types.len(), args.len()),
-    ));
+    return Err(arity_error(env, param_types.len(), args.len()));
   }
   store.enter(env, |mut cx| {
     // Roots made for externref arguments and results end with this scope.

@@ -180,10 +180,11 @@ pub(crate) struct JsChannel<T> {
 
 // SAFETY: a thread-safe function is made to be called from any thread
 // (`napi_call_threadsafe_function`); it is released once (`finish`), and never
-// touched after the environment's teardown (`closed`).
-unsafe impl<T> Send for JsChannel<T> {}
+// touched after the environment's teardown (`closed`). The items it carries
+// cross threads, hence `T: Send`, which the compiler keeps.
+unsafe impl<T: Send> Send for JsChannel<T> {}
 // SAFETY: as above; calls from several threads at once are allowed by N-API.
-unsafe impl<T> Sync for JsChannel<T> {}
+unsafe impl<T: Send> Sync for JsChannel<T> {}
 
 impl<T: Send> JsChannel<T> {
   /// A channel to `callback` (or none) on `env`'s thread; `call_js` receives

@@ -162,7 +162,7 @@ pub(crate) struct StoreShared {
   next_extern: Cell<u32>,
   /// Externrefs wasmtime has dropped (from any thread), to unroot on the
   /// JavaScript thread at the next chance (`unroot_dropped`).
-  dropped_externs: Arc<std::sync::Mutex<Vec<u32>>>,
+  dropped_externs: DroppedExterns,
   /// Bytes of linear memory and tables reported to V8.
   reported: Cell<i64>,
   /// The engine's wasm stack budget (0 on Pulley, which has a stack of its own).
@@ -199,6 +199,24 @@ pub(crate) fn per_thread_symbol(env: sys::napi_env, key: &'static std::thread::L
     sym
   })
 }
+
+/// An externref wasmtime dropped: its number in the store's roots and, when
+/// it was dropped off the JavaScript thread, its reference, which only that
+/// thread may delete.
+pub(crate) struct DroppedExtern {
+  pub(crate) id: u32,
+  pub(crate) reference: Option<SendRef>,
+}
+
+/// A napi reference carried to its own thread to be deleted there.
+pub(crate) struct SendRef(pub(crate) sys::napi_ref);
+
+// SAFETY: the reference is only moved, never used, off its thread: the one
+// use, `napi_delete_reference` in `unroot_dropped`, runs on its env's thread.
+unsafe impl Send for SendRef {}
+
+/// The list externrefs report their drop to (see `unroot_dropped`).
+pub(crate) type DroppedExterns = Arc<std::sync::Mutex<Vec<DroppedExtern>>>;
 
 /// A strong, per-thread reference to a value made once by `make`.
 pub(crate) fn per_thread(env: sys::napi_env, key: &'static std::thread::LocalKey<Cell<sys::napi_ref>>, make: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
@@ -672,7 +690,7 @@ impl StoreShared {
   /// like host functions: the store's handles hold it, the native side does
   /// not, so a value that reaches back to the store does not keep it alive.
   /// Returns its number and the list to report its drop to.
-  pub(crate) fn root_extern(&self, env: sys::napi_env, value: sys::napi_value) -> (u32, Arc<std::sync::Mutex<Vec<u32>>>) {
+  pub(crate) fn root_extern(&self, env: sys::napi_env, value: sys::napi_value) -> (u32, DroppedExterns) {
     self.unroot_dropped(env);
     // Numbers wrap after 2^32 values: a value still held by wasm then would
     // share its number with a new one, and read back as undefined once that
@@ -692,6 +710,12 @@ impl StoreShared {
   /// Runs on the JavaScript thread in an ordinary call, never in a finalizer.
   pub(crate) fn unroot_dropped(&self, env: sys::napi_env) {
     let ids = std::mem::take(&mut *self.dropped_externs.lock().unwrap_or_else(|p| p.into_inner()));
+    for r in ids.iter().filter_map(|d| d.reference.as_ref()) {
+      // SAFETY: the weak reference of an externref dropped off this thread,
+      // made on this env (the store's) and left for here; deleted once, as
+      // `take` above emptied the list.
+      unsafe { sys::napi_delete_reference(env, r.0) };
+    }
     if ids.is_empty() || self.roots.get().is_null() {
       return;
     }
@@ -704,10 +728,10 @@ impl StoreShared {
     let mut externs = ptr::null_mut();
     // SAFETY: the object at index 0 of the roots array, on this env.
     unsafe { sys::napi_get_element(env, roots, 0, &mut externs) };
-    for id in ids {
+    for d in ids {
       let mut deleted = false;
       // SAFETY: as above; a plain object with no accessors.
-      unsafe { sys::napi_delete_element(env, externs, id, &mut deleted) };
+      unsafe { sys::napi_delete_element(env, externs, d.id, &mut deleted) };
     }
   }
 

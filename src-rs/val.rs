@@ -15,7 +15,6 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use std::ptr;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use wasmtime::{AsContextMut, ExternRef, HeapType, Val, ValType};
 
@@ -30,7 +29,7 @@ pub(crate) struct JsRef {
   boxed: bool,
   /// For externrefs: the reference is weak, the value is rooted by its store
   /// under this number, and the number goes to this list when dropped.
-  rooted: Option<(u32, Arc<Mutex<Vec<u32>>>)>,
+  rooted: Option<(u32, crate::store::DroppedExterns)>,
 }
 
 // SAFETY: the reference is only read or deleted on `thread`, the thread of its
@@ -90,14 +89,18 @@ impl JsRef {
 
 impl Drop for JsRef {
   fn drop(&mut self) {
-    if self.thread == crate::thread_id() {
+    let here = self.thread == crate::thread_id();
+    if here {
       // SAFETY: our reference, deleted once, on its environment's thread.
       unsafe { sys::napi_delete_reference(self.env, self.r) };
     }
-    // wasmtime may drop an externref inside a collection, or in a finalizer:
-    // no JavaScript is touched here, the store unroots the value later.
+    // wasmtime may drop an externref inside a collection, in a finalizer, or
+    // on a pool thread during callAsync: no JavaScript is touched here, the
+    // store unroots the value later, and deletes the reference then if this
+    // is not its thread.
     if let Some((id, dropped)) = &self.rooted {
-      dropped.lock().unwrap_or_else(|p| p.into_inner()).push(*id);
+      let reference = (!here).then_some(crate::store::SendRef(self.r));
+      dropped.lock().unwrap_or_else(|p| p.into_inner()).push(crate::store::DroppedExtern { id: *id, reference });
     }
   }
 }
