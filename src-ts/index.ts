@@ -1015,12 +1015,12 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
   })
 }
 
-/** A Readable read to its end, as bytes; rejects with `signal`'s reason when it fires first. */
 /** The `interrupt` trap a `timeout` that fires before the guest runs rejects with, as one that fires while it runs does. */
 function timeoutTrap(why: string): WasmTrap {
   return Object.assign(codedError(WasmTrap, 'ERR_WASMTIME_TRAP', `wasm trap: interrupt: ${why}`), { trapCode: 'interrupt' as const, wasmBacktrace: [] })
 }
 
+/** A Readable read to its end, as bytes; rejects with `signal`'s reason when it fires first. */
 async function readInput(stdin: object, signal: AbortSignal | undefined): Promise<native.WasiInput> {
   if (!(Symbol.asyncIterator in stdin)) {
     throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', "stdin must be 'inherit', 'ignore', bytes (a Buffer or Uint8Array) or a Readable")
