@@ -654,14 +654,52 @@ export interface PoolingOptions {
   totalMemories?: number
   /** Tables alive at once (default 1000). */
   totalTables?: number
-  /** Largest size a linear memory may reach, in bytes (default 4 GiB). */
+  /**
+   * `callAsync` fiber stacks alive at once (default 1000). A call in flight
+   * holds one, and wasmtime lets its store keep it for the next call until
+   * the store is disposed or collected: this bounds the stores that have
+   * made a `callAsync`, not only the calls in flight.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.total_stacks>
+   */
+  totalStacks?: number
+  /**
+   * Largest size a linear memory may reach, in bytes (default 4 GiB).
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_memory_size>
+   */
   maxMemorySize?: number
+  /**
+   * Memories a module may define (default 1). Modules with more fail to
+   * compile or load on this engine.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_memories_per_module>
+   */
+  maxMemoriesPerModule?: number
+  /**
+   * Tables a module may define (default 1). Modules with more fail to
+   * compile or load on this engine.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_tables_per_module>
+   */
+  maxTablesPerModule?: number
+  /**
+   * Elements a table may reach (default 20000). A table whose minimum is
+   * larger fails to instantiate; `table.grow` stops here.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.table_elements>
+   */
+  tableElements?: number
+  /**
+   * Bytes of per-instance metadata (wasmtime's `VMContext`) a slot holds
+   * (default 1 MiB). It grows with a module's functions, globals and
+   * types; a module that needs more fails to instantiate, saying how much.
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_core_instance_size>
+   */
+  maxCoreInstanceSize?: number
   /**
    * Bytes at the start of each linear memory slot that stay resident when
    * an instance is freed: they are reset by copying (zeros, or the memory
    * image) instead of being handed back to the kernel. That saves a page
    * fault per touched page on the next instantiation and a TLB shootdown on
-   * each free, for that much resident memory per slot (default 0).
+   * each free, for that much resident memory per slot (default 0). Linux
+   * only (elsewhere ignored). wasmtime rounds it up to whole pages; past the
+   * memory's size when it is freed, just that size stays resident.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.linear_memory_keep_resident>
    */
   memoryKeepResident?: number

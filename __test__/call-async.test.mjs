@@ -213,6 +213,30 @@ test('a busy store: sync calls throw ERR_WASMTIME_STORE_BUSY, a second callAsync
   t.is(add(1, 2), 3)
 })
 
+test('a pooling engine has totalStacks callAsync stacks: a store holds one from its first callAsync until disposed; past that, calls reject with a coded error and the store stays usable', async (t) => {
+  const engine = new Engine({ pooling: { totalStacks: 1 } })
+  const a = setup(engine)
+  const b = setup(engine)
+  let release, entered
+  const gate = new Promise((r) => (release = r))
+  const inA = new Promise((r) => (entered = r))
+  a.box.get = async (x) => {
+    entered()
+    await gate
+    return x
+  }
+  const first = a.viaHost.callAsync(1)
+  await inA
+  await t.throwsAsync(b.add.callAsync(1, 2), { code: 'ERR_WASMTIME_HOST', message: /callAsync.*dispose stores.*totalStacks/ }, 'a call in flight holds the stack')
+  t.is(b.add(1, 2), 3, 'the refused store still runs synchronous calls')
+  release()
+  t.is(await first, 2)
+  t.is(await a.add.callAsync(1, 1), 2, 'a store reuses the stack it keeps')
+  await t.throwsAsync(b.add.callAsync(1, 2), { code: 'ERR_WASMTIME_HOST' }, 'a store keeps its stack after its call')
+  a.store.dispose()
+  t.is(await b.add.callAsync(2, 3), 5, 'disposing the store gives its stack back')
+})
+
 test('while a guest computes off the thread, its store cannot be used at all', async (t) => {
   const { spin, memory, store } = setup()
   const running = spin.callAsync()

@@ -453,6 +453,30 @@ test('new Engine({ pooling }) instantiates from reserved slots: data segments la
   t.throws(() => new Engine({ pooling: { tableKeepResident: 1e300 } }), { code: 'ERR_WASMTIME_CONFIG', message: /got 1e\+300$/ })
 })
 
+test('pooling per-module limits: modules past them fail to compile with wasmtime\'s reason; raising them admits the module', (t) => {
+  const cases = [
+    ['maxTablesPerModule', 2, '(module (table (export "a") 1 funcref) (table (export "b") 1 funcref))', /defined tables count of 2 exceeds the per-instance limit of 1/],
+    ['maxMemoriesPerModule', 2, '(module (memory (export "a") 1) (memory (export "b") 1))', /defined memories count of 2 exceeds the per-instance limit of 1/],
+    ['tableElements', 30000, '(module (table (export "a") 30000 funcref) (table (export "b") 0 funcref))', /minimum element size of 30000 which exceeds the limit of 20000/],
+  ]
+  for (const [name, value, wat, reason] of cases) {
+    // tableElements' module has two tables as well: allowed on both sides.
+    const base = name === 'tableElements' ? { maxTablesPerModule: 2 } : {}
+    t.throws(() => new Module(wat, new Engine({ pooling: base })), { code: 'ERR_WASMTIME_COMPILE', message: reason }, name)
+    const engine = new Engine({ pooling: { ...base, [name]: value } })
+    const x = new Instance(new Store(engine), new Module(wat, engine)).exports
+    t.deepEqual(Object.keys(x), ['a', 'b'], name)
+  }
+  const wide = new Engine({ pooling: { tableElements: 30000, maxTablesPerModule: 2 } })
+  t.is(new Instance(new Store(wide), new Module(cases[2][2], wide)).exports.a.size(), 30000)
+  const small = new Engine({ pooling: { maxCoreInstanceSize: 64 } })
+  t.throws(() => new Module('(module (global (mut i32) (i32.const 0)))', small), { code: 'ERR_WASMTIME_COMPILE', message: /instance allocation for this module requires \d+ bytes which exceeds the configured maximum of 64 bytes/ })
+  for (const name of ['totalStacks', 'maxMemoriesPerModule', 'maxTablesPerModule', 'tableElements']) {
+    t.throws(() => new Engine({ pooling: { [name]: -1 } }), { code: 'ERR_WASMTIME_CONFIG', message: new RegExp(`pooling\\.${name} must be a whole number from 0 to 4294967295, got -1`) })
+  }
+  t.throws(() => new Engine({ pooling: { maxCoreInstanceSize: 0.5 } }), { code: 'ERR_WASMTIME_CONFIG', message: /pooling\.maxCoreInstanceSize must be a whole number of bytes/ })
+})
+
 test('pooling with memoryKeepResident and tableKeepResident resets reused slots by copying: data segments come back, written pages read as zero again', (t) => {
   const engine = new Engine({ pooling: { totalCoreInstances: 2, totalMemories: 2, totalTables: 2, maxMemorySize: 4 << 20, memoryKeepResident: 64 << 10, tableKeepResident: 4096 } })
   // Writes inside the resident part (offsets 8 and 0) and past it (at 100000).

@@ -77,13 +77,39 @@ pub struct PoolingOptions {
   pub total_memories: Option<f64>,
   /// Tables alive at once (default 1000).
   pub total_tables: Option<f64>,
+  /// `callAsync` fiber stacks alive at once (default 1000). A call in flight
+  /// holds one, and wasmtime lets its store keep it for the next call until
+  /// the store is disposed or collected: this bounds the stores that have
+  /// made a `callAsync`, not only the calls in flight.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.total_stacks>
+  pub total_stacks: Option<f64>,
   /// Largest size a linear memory may reach, in bytes (default 4 GiB).
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_memory_size>
   pub max_memory_size: Option<f64>,
+  /// Memories a module may define (default 1). Modules with more fail to
+  /// compile or load on this engine.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_memories_per_module>
+  pub max_memories_per_module: Option<f64>,
+  /// Tables a module may define (default 1). Modules with more fail to
+  /// compile or load on this engine.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_tables_per_module>
+  pub max_tables_per_module: Option<f64>,
+  /// Elements a table may reach (default 20000). A table whose minimum is
+  /// larger fails to instantiate; `table.grow` stops here.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.table_elements>
+  pub table_elements: Option<f64>,
+  /// Bytes of per-instance metadata (wasmtime's `VMContext`) a slot holds
+  /// (default 1 MiB). It grows with a module's functions, globals and
+  /// types; a module that needs more fails to instantiate, saying how much.
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_core_instance_size>
+  pub max_core_instance_size: Option<f64>,
   /// Bytes at the start of each linear memory slot that stay resident when
   /// an instance is freed: they are reset by copying (zeros, or the memory
   /// image) instead of being handed back to the kernel. That saves a page
   /// fault per touched page on the next instantiation and a TLB shootdown on
-  /// each free, for that much resident memory per slot (default 0).
+  /// each free, for that much resident memory per slot (default 0). Linux
+  /// only (elsewhere ignored). wasmtime rounds it up to whole pages; past the
+  /// memory's size when it is freed, just that size stays resident.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.linear_memory_keep_resident>
   pub memory_keep_resident: Option<f64>,
   /// The same for each table slot, in bytes (default 0).
@@ -323,9 +349,24 @@ impl Engine {
         if let Some(n) = count("pooling.totalTables", o.total_tables)? {
           p.total_tables(n);
         }
+        if let Some(n) = count("pooling.totalStacks", o.total_stacks)? {
+          p.total_stacks(n);
+        }
+        if let Some(n) = count("pooling.maxMemoriesPerModule", o.max_memories_per_module)? {
+          p.max_memories_per_module(n);
+        }
+        if let Some(n) = count("pooling.maxTablesPerModule", o.max_tables_per_module)? {
+          p.max_tables_per_module(n);
+        }
+        if let Some(n) = count("pooling.tableElements", o.table_elements)? {
+          p.table_elements(n as usize);
+        }
         let bytes = |what: &str, v: Option<f64>| whole(what, " of bytes", 0, 1 << 48, v).map(|n| n.map(|n| n as usize));
         if let Some(b) = bytes("pooling.maxMemorySize", o.max_memory_size)? {
           p.max_memory_size(b);
+        }
+        if let Some(b) = bytes("pooling.maxCoreInstanceSize", o.max_core_instance_size)? {
+          p.max_core_instance_size(b);
         }
         if let Some(b) = bytes("pooling.memoryKeepResident", o.memory_keep_resident)? {
           p.linear_memory_keep_resident(b);

@@ -142,6 +142,11 @@ pub(crate) fn throw_wasm_error(env: &Env, err: &wasmtime::Error) -> napi::Error 
   }
   let Some(trap) = err.downcast_ref::<wasmtime::Trap>() else {
     let mut msg = err.root_cause().to_string();
+    if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+      // The only pooled resource a call takes: a `callAsync` fiber stack,
+      // which wasmtime's store keeps after its call until it is dropped.
+      msg.push_str("; every `callAsync` stack of the engine's pool is taken, by calls in flight or by stores that made one (a store keeps its stack until disposed): dispose stores you no longer need, or raise `new Engine({ pooling: { totalStacks } })`");
+    }
     if let Some(bt) = bt {
       msg.push_str(&format!("\n{bt}"));
     }

@@ -133,7 +133,7 @@ export interface EngineOptions {
 }
 
 const ENGINE_OPTIONS = ['target', 'optLevel', 'parallelCompilation', 'nativeUnwindInfo', 'consumeFuel', 'epochInterruption', 'maxWasmStack', 'cpuFeatures', 'pooling', 'asyncStackSize', 'asyncThreads'] as const
-const POOLING_OPTIONS = ['totalCoreInstances', 'totalMemories', 'totalTables', 'maxMemorySize', 'memoryKeepResident', 'tableKeepResident'] as const
+const POOLING_OPTIONS = ['totalCoreInstances', 'totalMemories', 'totalTables', 'totalStacks', 'maxMemorySize', 'maxMemoriesPerModule', 'maxTablesPerModule', 'tableElements', 'maxCoreInstanceSize', 'memoryKeepResident', 'tableKeepResident'] as const
 const STORE_OPTIONS = ['memorySize', 'tableElements', 'instances', 'tables', 'memories'] as const
 
 type Bytes = ArrayBufferView | ArrayBuffer
