@@ -451,3 +451,55 @@ test('a host Promise whose then keeps only the rejection handler still rejects c
   t.is(r.signal, null, r.stderr)
   t.is(r.stdout.trim(), 'rejected with its error', r.stderr)
 })
+
+test('a guest waiting for a host Promise keeps the process alive until the Promise settles, or until its store is interrupted; then the process exits', async (t) => {
+  const pkg = JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))
+  // Only unref'd timers settle the Promise or interrupt: were the call not
+  // keeping the process alive, it would exit before they fire, printing nothing.
+  const child = (settle) => `
+    const { Instance, Module, Store } = require(${pkg})
+    const store = new Store()
+    const wat = '(module (import "h" "f" (func $f (result i32))) (func (export "g") (result i32) call $f i32.const 1 i32.add))'
+    const f = () => new Promise((resolve) => ${settle ? 'setTimeout(() => resolve(41), 200).unref()' : 'setTimeout(() => store.interrupt(), 200).unref()'})
+    new Instance(store, new Module(wat), { h: { f } }).exports.g.callAsync().then((v) => console.log('settled', v), (e) => console.log('rejected', e.code, e.trapCode))`
+  const settled = await runNode(['-e', child(true)], { timeout: 30_000 })
+  t.is(settled.signal, null, settled.stderr)
+  t.is(settled.stdout.trim(), 'settled 42', settled.stderr)
+  const interrupted = await runNode(['-e', child(false)], { timeout: 30_000 })
+  t.is(interrupted.signal, null, 'the process ends once the interrupted call has rejected: ' + interrupted.stderr)
+  t.is(interrupted.stdout.trim(), 'rejected ERR_WASMTIME_TRAP interrupt', interrupted.stderr)
+})
+
+// Linux: threads are counted in /proc/self/task.
+const linuxOnly = process.platform === 'linux' ? test : test.skip
+linuxOnly('a pool whose threads all wait for host Promises adds one, and the extra thread ends once idle', async (t) => {
+  const pkg = JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))
+  const child = `
+    const { Engine, Instance, Module, Store } = require(${pkg})
+    const threads = () => require('node:fs').readdirSync('/proc/self/task').length
+    const engine = new Engine({ asyncThreads: 1 })
+    const m = new Module('(module (import "h" "f" (func $f (result i32))) (func (export "g") (result i32) call $f) (func (export "one") (result i32) i32.const 1))', engine)
+    let release
+    const a = new Instance(new Store(engine), m, { h: { f: () => new Promise((r) => (release = r)) } }).exports
+    const b = new Instance(new Store(engine), m, { h: { f: () => 0 } }).exports
+    ;(async () => {
+      await b.one.callAsync()
+      const one = threads()
+      const pa = a.g.callAsync()
+      while (!release) await new Promise((r) => setTimeout(r, 1))
+      // a's guest holds the pool's only thread while it waits; b's call needs another.
+      const rb = await b.one.callAsync()
+      const grown = threads()
+      release(7)
+      const ra = await pa
+      const until = Date.now() + 30000
+      while (threads() > one && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
+      console.log(JSON.stringify({ ra, rb, one, grown, after: threads() }))
+    })()`
+  const r = await runNode(['-e', child], { timeout: 60_000 })
+  t.is(r.signal, null, r.stderr)
+  const { ra, rb, one, grown, after } = JSON.parse(r.stdout)
+  t.deepEqual([ra, rb], [7, 1])
+  t.is(grown, one + 1, 'one thread added while the only one waits')
+  t.is(after, one, 'the added thread ended when idle')
+})
