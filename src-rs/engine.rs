@@ -338,41 +338,29 @@ impl Engine {
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(wasmtime::PoolingAllocationConfig::default()));
       }
       Some(Either::B(o)) => {
-        let mut p = wasmtime::PoolingAllocationConfig::default();
-        let count = |what: &str, v: Option<f64>| whole(what, "", 0, u32::MAX.into(), v).map(|n| n.map(|n| n as u32));
-        if let Some(n) = count("pooling.totalCoreInstances", o.total_core_instances)? {
-          p.total_core_instances(n);
-        }
-        if let Some(n) = count("pooling.totalMemories", o.total_memories)? {
-          p.total_memories(n);
-        }
-        if let Some(n) = count("pooling.totalTables", o.total_tables)? {
-          p.total_tables(n);
-        }
-        if let Some(n) = count("pooling.totalStacks", o.total_stacks)? {
-          p.total_stacks(n);
-        }
-        if let Some(n) = count("pooling.maxMemoriesPerModule", o.max_memories_per_module)? {
-          p.max_memories_per_module(n);
-        }
-        if let Some(n) = count("pooling.maxTablesPerModule", o.max_tables_per_module)? {
-          p.max_tables_per_module(n);
-        }
-        if let Some(n) = count("pooling.tableElements", o.table_elements)? {
-          p.table_elements(n as usize);
-        }
-        let bytes = |what: &str, v: Option<f64>| whole(what, " of bytes", 0, 1 << 48, v).map(|n| n.map(|n| n as usize));
-        if let Some(b) = bytes("pooling.maxMemorySize", o.max_memory_size)? {
-          p.max_memory_size(b);
-        }
-        if let Some(b) = bytes("pooling.maxCoreInstanceSize", o.max_core_instance_size)? {
-          p.max_core_instance_size(b);
-        }
-        if let Some(b) = bytes("pooling.memoryKeepResident", o.memory_keep_resident)? {
-          p.linear_memory_keep_resident(b);
-        }
-        if let Some(b) = bytes("pooling.tableKeepResident", o.table_keep_resident)? {
-          p.table_keep_resident(b);
+        type P = wasmtime::PoolingAllocationConfig;
+        const COUNT: (&str, u64) = ("", u32::MAX as u64);
+        const BYTES: (&str, u64) = (" of bytes", 1 << 48);
+        // Each limit: its option name, its unit and largest value, and its
+        // setter (the casts cannot truncate: `whole` checked the range).
+        let limits: [(&str, (&str, u64), Option<f64>, fn(&mut P, u64)); 11] = [
+          ("totalCoreInstances", COUNT, o.total_core_instances, |p, n| { p.total_core_instances(n as u32); }),
+          ("totalMemories", COUNT, o.total_memories, |p, n| { p.total_memories(n as u32); }),
+          ("totalTables", COUNT, o.total_tables, |p, n| { p.total_tables(n as u32); }),
+          ("totalStacks", COUNT, o.total_stacks, |p, n| { p.total_stacks(n as u32); }),
+          ("maxMemoriesPerModule", COUNT, o.max_memories_per_module, |p, n| { p.max_memories_per_module(n as u32); }),
+          ("maxTablesPerModule", COUNT, o.max_tables_per_module, |p, n| { p.max_tables_per_module(n as u32); }),
+          ("tableElements", COUNT, o.table_elements, |p, n| { p.table_elements(n as usize); }),
+          ("maxMemorySize", BYTES, o.max_memory_size, |p, n| { p.max_memory_size(n as usize); }),
+          ("maxCoreInstanceSize", BYTES, o.max_core_instance_size, |p, n| { p.max_core_instance_size(n as usize); }),
+          ("memoryKeepResident", BYTES, o.memory_keep_resident, |p, n| { p.linear_memory_keep_resident(n as usize); }),
+          ("tableKeepResident", BYTES, o.table_keep_resident, |p, n| { p.table_keep_resident(n as usize); }),
+        ];
+        let mut p = P::default();
+        for (name, (unit, max), value, set) in limits {
+          if let Some(n) = whole(&format!("pooling.{name}"), unit, 0, max, value)? {
+            set(&mut p, n);
+          }
         }
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
       }
