@@ -49,14 +49,19 @@ test('callAsync gives what the synchronous call gives: numbers, BigInts, several
 
 test('the JavaScript thread runs while the guest does, and store.interrupt() stops it', async (t) => {
   const { spin, add, store } = setup()
+  // Were the guest on this thread, no timer would fire and the test would
+  // time out. At the 20th tick the guest must still hold its store.
   let ticks = 0
+  let busyAt20
   const timer = setInterval(() => {
-    if (++ticks === 20) store.interrupt()
+    if (++ticks !== 20) return
+    busyAt20 = t.throws(() => add(1, 1))?.code
+    store.interrupt()
   }, 1)
   const e = await t.throwsAsync(spin.callAsync(), { instanceOf: WasmTrap })
   clearInterval(timer)
   t.is(e.trapCode, 'interrupt')
-  t.true(ticks >= 20, 'timers fired while the guest ran')
+  t.is(busyAt20, 'ERR_WASMTIME_STORE_BUSY', 'timers fired while the guest ran')
   // The store works again, synchronously and not.
   t.is(add(1, 1), 2)
   t.is(await add.callAsync(2, 2), 4)
