@@ -680,15 +680,17 @@ export interface PoolingOptions {
    */
   maxTablesPerModule?: number
   /**
-   * Elements a table may reach (default 20000). A table whose minimum is
-   * larger fails to instantiate; `table.grow` stops here.
+   * Elements a table may reach (default 20000). A module with a table whose
+   * minimum is larger fails to compile or load on this engine; `table.grow`
+   * stops here.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.table_elements>
    */
   tableElements?: number
   /**
    * Bytes of per-instance metadata (wasmtime's `VMContext`) a slot holds
    * (default 1 MiB). It grows with a module's functions, globals and
-   * types; a module that needs more fails to instantiate, saying how much.
+   * types; a module that needs more fails to compile or load on this
+   * engine, saying how much.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_core_instance_size>
    */
   maxCoreInstanceSize?: number

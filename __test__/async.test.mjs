@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { Engine, Module, WasmTrap, readPrecompiledSync, runWasiCommand, runWasiCommandAsync, stats } from '../index.mjs'
-import { corpusDir, precompiledPath, runNode } from './helpers.mjs'
+import { childModule, corpusDir, precompiledPath } from './helpers.mjs'
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex')
 const SPIN = '(module (func (export "_start") (loop (br 0))))'
@@ -116,14 +116,8 @@ withCorpus(`four WASI commands at once each give node:wasi's result${list ? '' :
   }
 })
 
-/** Runs `body` as an ES module in a child process (it could crash it). */
-function child(body, env = {}) {
-  const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
-  return runNode(['--input-type=module', '-e', `import * as wn from ${entry}\n${body}`], { env, timeout: 60_000 })
-}
-
 test('worker.terminate() stops a run it started, freeing the pool thread; a disposed raw module keeps running until its run ends', async (t) => {
-  const r = await child(`
+  const r = await childModule(`
 import { Worker } from 'node:worker_threads'
 const { Module, Engine, runWasiCommandAsync, WasmTrap } = wn
 const w = new Worker(\`import * as wn from \${JSON.stringify(${JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))})}
@@ -140,7 +134,7 @@ module[Symbol.dispose]()
 for (let i = 0; i < 10; i++) globalThis.gc()
 const e = await running.catch((e) => e)
 console.log(e instanceof WasmTrap ? e.trapCode : String(e && (e.stack || e)))
-`, { WASMTIME_NAPI_THREADS: '1' })
+`, { env: { WASMTIME_NAPI_THREADS: '1' } })
   t.is(r.signal, null, r.stderr)
   t.is(r.code, 0, r.stderr)
   t.is(r.stdout.trim(), 'interrupt')
@@ -206,7 +200,7 @@ test('limits, fuel, signals and arguments: coded errors, and no run left hanging
 })
 
 test('a run still waiting for a thread settles when its signal or timeout fires, and never starts; the pool size is capped', async (t) => {
-  const r = await child(`
+  const r = await childModule(`
 const { Module, runWasiCommandAsync, stats } = wn
 const spin = new Module('${SPIN}')
 const order = []
@@ -219,15 +213,15 @@ await Promise.all([busy, queued, late])
 // The two that waited for the only thread settle when their signal or
 // timeout fires, not when the spinning run ends.
 console.log(order.join(), stats().threads)
-`, { WASMTIME_NAPI_THREADS: '1' })
+`, { env: { WASMTIME_NAPI_THREADS: '1' } })
   t.is(r.signal, null, r.stderr)
   t.true(['late interrupt,queued AbortError,busy interrupt 1', 'queued AbortError,late interrupt,busy interrupt 1'].includes(r.stdout.trim()), r.stdout + r.stderr)
-  const capped = await child("console.log(wn.stats().threads)", { WASMTIME_NAPI_THREADS: '1000000' })
+  const capped = await childModule("console.log(wn.stats().threads)", { env: { WASMTIME_NAPI_THREADS: '1000000' } })
   t.is(capped.stdout.trim(), '256')
 })
 
 test('workers that start short runs and are terminated at once never take the process down', async (t) => {
-  const r = await child(`
+  const r = await childModule(`
 import { Worker } from 'node:worker_threads'
 const src = \`import { Module, runWasiCommandAsync } from \${JSON.stringify(${JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))})}
 import { parentPort } from 'node:worker_threads'

@@ -4,9 +4,8 @@ import test from 'ava'
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Engine, Instance, Linker, Module, Store, WasmTrap, stats } from '../index.mjs'
-import { runNode } from './helpers.mjs'
+import { childModule, runNode } from './helpers.mjs'
 
 const WAT = `(module
   (import "host" "get" (func $get (param i32) (result i32)))
@@ -432,7 +431,7 @@ test('store.interrupt() rejects at once a call that waits for a pool thread, and
 // handler must keep what it reads alive: this once read freed memory.
 test('a host Promise whose then keeps only the rejection handler still rejects callAsync after garbage collection', async (t) => {
   const child = `
-    const { Instance, Module, Store } = require(${JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))})
+    const { Instance, Module, Store } = wn
     let reject
     class OnlyRejects extends Promise {
       then(_onOk, onErr) { reject = onErr }
@@ -452,25 +451,24 @@ test('a host Promise whose then keeps only the rejection handler still rejects c
       reject(err)
       console.log(await called)
     })()`
-  const r = await runNode(['-e', child])
+  const r = await childModule(child)
   t.is(r.signal, null, r.stderr)
   t.is(r.stdout.trim(), 'rejected with its error', r.stderr)
 })
 
 test('a guest waiting for a host Promise keeps the process alive until the Promise settles, or until its store is interrupted; then the process exits', async (t) => {
-  const pkg = JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))
   // Only unref'd timers settle the Promise or interrupt: were the call not
   // keeping the process alive, it would exit before they fire, printing nothing.
   const child = (settle) => `
-    const { Instance, Module, Store } = require(${pkg})
+    const { Instance, Module, Store } = wn
     const store = new Store()
     const wat = '(module (import "h" "f" (func $f (result i32))) (func (export "g") (result i32) call $f i32.const 1 i32.add))'
     const f = () => new Promise((resolve) => ${settle ? 'setTimeout(() => resolve(41), 200).unref()' : 'setTimeout(() => store.interrupt(), 200).unref()'})
     new Instance(store, new Module(wat), { h: { f } }).exports.g.callAsync().then((v) => console.log('settled', v), (e) => console.log('rejected', e.code, e.trapCode))`
-  const settled = await runNode(['-e', child(true)], { timeout: 30_000 })
+  const settled = await childModule(child(true), { timeout: 30_000 })
   t.is(settled.signal, null, settled.stderr)
   t.is(settled.stdout.trim(), 'settled 42', settled.stderr)
-  const interrupted = await runNode(['-e', child(false)], { timeout: 30_000 })
+  const interrupted = await childModule(child(false), { timeout: 30_000 })
   t.is(interrupted.signal, null, 'the process ends once the interrupted call has rejected: ' + interrupted.stderr)
   t.is(interrupted.stdout.trim(), 'rejected ERR_WASMTIME_TRAP interrupt', interrupted.stderr)
 })
@@ -478,10 +476,10 @@ test('a guest waiting for a host Promise keeps the process alive until the Promi
 // Linux: threads are counted in /proc/self/task.
 const linuxOnly = process.platform === 'linux' ? test : test.skip
 linuxOnly('a pool whose threads all wait for host Promises adds one, and the extra thread ends once idle', async (t) => {
-  const pkg = JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))
   const child = `
-    const { Engine, Instance, Module, Store } = require(${pkg})
-    const threads = () => require('node:fs').readdirSync('/proc/self/task').length
+    import { readdirSync } from 'node:fs'
+    const { Engine, Instance, Module, Store } = wn
+    const threads = () => readdirSync('/proc/self/task').length
     const engine = new Engine({ asyncThreads: 1 })
     const m = new Module('(module (import "h" "f" (func $f (result i32))) (func (export "g") (result i32) call $f) (func (export "one") (result i32) i32.const 1))', engine)
     let release
@@ -501,7 +499,7 @@ linuxOnly('a pool whose threads all wait for host Promises adds one, and the ext
       while (threads() > one && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
       console.log(JSON.stringify({ ra, rb, one, grown, after: threads() }))
     })()`
-  const r = await runNode(['-e', child], { timeout: 60_000 })
+  const r = await childModule(child)
   t.is(r.signal, null, r.stderr)
   const { ra, rb, one, grown, after } = JSON.parse(r.stdout)
   t.deepEqual([ra, rb], [7, 1])

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, mkdirSync, writeFileSync, renameSync } from '
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
 /** The raw native binding, for address checks that the public API does not offer. */
@@ -105,4 +106,13 @@ export function runNode(args, { env = {}, timeout = 120_000 } = {}) {
       resolve({ code, signal, stdout, stderr })
     })
   })
+}
+
+/**
+ * Runs `body` as an ES module in a child process, with the package's exports
+ * as `wn`: for cases that could crash the process, or that watch it end.
+ */
+export function childModule(body, { env = {}, timeout = 60_000 } = {}) {
+  const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
+  return runNode(['--input-type=module', '-e', `import * as wn from ${entry}\n${body}`], { env, timeout })
 }

@@ -18,7 +18,7 @@ export function median(xs) {
 }
 
 /** Wall time of a fresh `node` process with `args`, spawn to exit, and what it printed. */
-export function timed(args) {
+function timed(args) {
   const t0 = process.hrtime.bigint()
   const out = execFileSync(process.execPath, args, { encoding: 'utf8' })
   return { wall: Number(process.hrtime.bigint() - t0) / 1e6, out }

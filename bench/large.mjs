@@ -1,5 +1,5 @@
 // npm run bench (fifth part): cold start of a large real tool beyond the
-// corpus. clang from @yowasp/clang (a WASI preview1 command: 75 MB of wasm, a
+// corpus. clang from @yowasp/clang (a WASI preview1 command: 72 MiB of wasm, a
 // 200+ MB artifact), fetched once from the npm registry into the cache and
 // checked against a pinned sha256. Each side is a fresh `node` process timed
 // from spawn to exit, as in cold.mjs: ours (precompiled, raw-loaded from the
@@ -56,7 +56,7 @@ const TASKS = {
 const floor = floorMs()
 const objectDigest = () => (existsSync(join(work, 'fib.o')) ? createHash('sha256').update(readFileSync(join(work, 'fib.o'))).digest('hex') : null)
 const ms = (x) => `${x.toFixed(0)} ms`
-console.log(`cold start of a large tool beyond the corpus: ${PACKAGE}, ${(bytes.length / 1048576).toFixed(0)} MB of wasm, ${(readFileSync(artifact).length / 1048576).toFixed(0)} MB artifact (median of ${RUNS}; ${cpus().length} cores)`)
+console.log(`cold start of a large tool beyond the corpus: ${PACKAGE}, ${(bytes.length / 1048576).toFixed(0)} MiB of wasm, ${(readFileSync(artifact).length / 1048576).toFixed(0)} MiB artifact (median of ${RUNS}; ${cpus().length} cores)`)
 console.log(`  floor: node -e "require('wasmtime-napi')" ${ms(floor)}`)
 for (const [name, args] of Object.entries(TASKS)) {
   const side = (how, file) => {

@@ -32,7 +32,8 @@ pub(crate) struct Region {
   /// Bytes mapped (`len` rounded up to pages, at least one page).
   mapped: usize,
   /// For a region whose pages `Staged` moved here: the region they came
-  /// from, kept mapped (blank) while this one lives. See `Staged`.
+  /// from, kept mapped (no longer sharing a page with this one) while this
+  /// one lives. See `Staged`.
   _origin: Option<Arc<Region>>,
 }
 
@@ -135,14 +136,17 @@ impl Drop for Region {
 }
 
 /// A region's pages moved to fresh addresses for `Module.deserializeRaw`,
-/// with blank pages left at the old ones (Linux: one `mremap` with
+/// with fresh pages left at the old ones (Linux: one `mremap` with
 /// `MREMAP_DONTUNMAP`, which moves page-table entries and copies nothing).
+/// The fresh pages read as zeros for the package's anonymous memory, and as
+/// the file again for a mapped file (private, so a write copies the page):
+/// either way they share nothing with the moved pages.
 ///
 /// Why: JavaScript may have started a write into the buffer that is still
 /// running when the load takes the buffer over, and detaching the ArrayBuffer
 /// does not stop it: an `fs.read` or a socket read pending on a pipe, a
 /// `crypto.randomFill` on libuv's thread pool. At the old addresses such a
-/// write lands in blank pages that nothing reads; the module's bytes are
+/// write lands in fresh pages that nothing reads; the module's bytes are
 /// elsewhere. The old addresses stay mapped as long as the moved region
 /// lives, so a write that finishes while the module is loaded cannot fault
 /// either.
@@ -169,8 +173,8 @@ impl Staged {
     // MREMAP_FIXED replaces. The pages change address only: no JavaScript
     // runs during this call, and the ArrayBuffer lent over `from` is
     // detached before the load returns, so none of its views sees them
-    // again. Every access through the old addresses finds the blank pages
-    // MREMAP_DONTUNMAP leaves.
+    // again. Every access through the old addresses finds the fresh pages
+    // MREMAP_DONTUNMAP leaves, which share nothing with the moved ones.
     let p = unsafe {
       libc::mremap(
         from.start().cast(),
@@ -210,12 +214,13 @@ impl Drop for Staged {
     // SAFETY: `to` holds the pages moved out of `from`, which nothing
     // loaded from any more (the load failed, and wasmtime unpublished and
     // deregistered what it had set up). MREMAP_FIXED puts them back over the
-    // blank pages at the old addresses, and unmaps `to`.
+    // fresh pages at the old addresses, and unmaps `to`.
     let p = unsafe {
       libc::mremap(self.to.as_ptr().cast(), self.from.mapped, self.from.mapped, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, self.from.start().cast::<libc::c_void>())
     };
     if p == libc::MAP_FAILED {
-      // The bytes stay lost to the caller's buffer (which reads as zeros);
+      // The bytes stay lost to the caller's buffer (which reads as zeros, or
+      // as the file again);
       // do not leak the mapping.
       // SAFETY: `to` is still ours, mapped, and used by nothing.
       unsafe { unmap(self.to, self.from.mapped) };

@@ -94,13 +94,15 @@ pub struct PoolingOptions {
   /// compile or load on this engine.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_tables_per_module>
   pub max_tables_per_module: Option<f64>,
-  /// Elements a table may reach (default 20000). A table whose minimum is
-  /// larger fails to instantiate; `table.grow` stops here.
+  /// Elements a table may reach (default 20000). A module with a table whose
+  /// minimum is larger fails to compile or load on this engine; `table.grow`
+  /// stops here.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.table_elements>
   pub table_elements: Option<f64>,
   /// Bytes of per-instance metadata (wasmtime's `VMContext`) a slot holds
   /// (default 1 MiB). It grows with a module's functions, globals and
-  /// types; a module that needs more fails to instantiate, saying how much.
+  /// types; a module that needs more fails to compile or load on this
+  /// engine, saying how much.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.PoolingAllocationConfig.html#method.max_core_instance_size>
   pub max_core_instance_size: Option<f64>,
   /// Bytes at the start of each linear memory slot that stay resident when
@@ -290,9 +292,8 @@ impl Engine {
     }
     let epochs = options.epoch_interruption.unwrap_or(true);
     config.epoch_interruption(epochs);
-    let max_wasm_stack = match options.max_wasm_stack {
-      Some(v) if v >= 16384.0 && v <= (1u64 << 30) as f64 && v.fract() == 0.0 => v as usize,
-      Some(v) => return Err(format!("maxWasmStack must be a whole number of bytes from 16384 to 2^30, got {v}")),
+    let max_wasm_stack = match whole("maxWasmStack", " of bytes", 16384, 1 << 30, options.max_wasm_stack)? {
+      Some(v) => v as usize,
       None => thread_stack().map_or(512 << 10, |(_, size)| (size / 4).min(512 << 10) & !0xfff),
     };
     config.max_wasm_stack(max_wasm_stack);
@@ -301,15 +302,11 @@ impl Engine {
     // Host functions (WASI's, and the way back to JavaScript) run on the
     // fiber too, below the wasm frames: keep room for them.
     let least = max_wasm_stack + ASYNC_RESERVE;
-    match options.async_stack_size {
-      Some(v) if v >= least as f64 && v <= (1u64 << 30) as f64 && v.fract() == 0.0 => {
-        config.async_stack_size(v as usize);
-      }
+    let async_stack = whole("asyncStackSize", " of bytes", least as u64, 1 << 30, options.async_stack_size)
+      .map_err(|e| format!("{e} (at least maxWasmStack plus {} KiB)", ASYNC_RESERVE >> 10))?;
+    match async_stack {
       Some(v) => {
-        return Err(format!(
-          "asyncStackSize must be a whole number of bytes from maxWasmStack plus {} KiB ({least}) to 2^30, got {v}",
-          ASYNC_RESERVE >> 10
-        ))
+        config.async_stack_size(v as usize);
       }
       None if least > 2 << 20 => {
         config.async_stack_size(max_wasm_stack + (1 << 20));
@@ -343,7 +340,8 @@ impl Engine {
         const BYTES: (&str, u64) = (" of bytes", 1 << 48);
         // Each limit: its option name, its unit and largest value, and its
         // setter (the casts cannot truncate: `whole` checked the range).
-        let limits: [(&str, (&str, u64), Option<f64>, fn(&mut P, u64)); 11] = [
+        type Limit = (&'static str, (&'static str, u64), Option<f64>, fn(&mut P, u64));
+        let limits: [Limit; 11] = [
           ("totalCoreInstances", COUNT, o.total_core_instances, |p, n| { p.total_core_instances(n as u32); }),
           ("totalMemories", COUNT, o.total_memories, |p, n| { p.total_memories(n as u32); }),
           ("totalTables", COUNT, o.total_tables, |p, n| { p.total_tables(n as u32); }),

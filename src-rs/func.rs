@@ -87,7 +87,6 @@ pub(crate) fn js_function(
     if sys::napi_call_function(raw, trampoline, bind, 1, &ext, &mut f) != sys::Status::napi_ok || f.is_null() {
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
-    sys::napi_type_tag_object(raw, f, &FUNC_TAG);
     let mut js_name = ptr::null_mut();
     sys::napi_create_string_utf8(raw, name.as_ptr().cast(), name.len() as isize, &mut js_name);
     let prop = |utf8name: &'static std::ffi::CStr, value, attributes| sys::napi_property_descriptor {
@@ -121,7 +120,14 @@ pub(crate) fn js_function(
       prop(c"params", js_params, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
       prop(c"results", js_results, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
     ];
-    sys::napi_define_properties(raw, f, props.len(), props.as_ptr());
+    // Tagged only once the property is there: `func_data` trusts every
+    // tagged function to carry it. Left untagged, `f` and its external are
+    // garbage, and the external's finalizer frees `data`.
+    if sys::napi_define_properties(raw, f, props.len(), props.as_ptr()) != sys::Status::napi_ok
+      || sys::napi_type_tag_object(raw, f, &FUNC_TAG) != sys::Status::napi_ok
+    {
+      return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
+    }
   }
   Ok(f)
 }
@@ -352,13 +358,13 @@ fn numeric_result(env: &Env, v: &ValRaw, ty: &ValType) -> Result<sys::napi_value
   crate::val::number_or_bigint(env, &val)
 }
 
-/// Calls `func` with JavaScript arguments and converts its results: nothing is
-/// `undefined`, one result is the value, several are an array.
 /// The error for a call with the wrong number of arguments.
 pub(crate) fn arity_error(env: &Env, wanted: usize, given: usize) -> napi::Error {
   throw(env, Kind::Type, error::INVALID_ARGUMENT, &format!("this wasm function takes {wanted} argument(s), {given} given"))
 }
 
+/// Calls `func` with JavaScript arguments and converts its results: nothing is
+/// `undefined`, one result is the value, several are an array.
 pub(crate) fn call_func(
   env: &Env,
   store: &Rc<StoreShared>,

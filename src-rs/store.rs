@@ -706,9 +706,9 @@ impl StoreShared {
     (id, self.dropped_externs.clone())
   }
 
-  /// Unroots the externref values wasmtime has dropped since the last time.
-  /// Runs on the JavaScript thread in an ordinary call, never in a finalizer.
-  pub(crate) fn unroot_dropped(&self, env: sys::napi_env) {
+  /// Empties the list of dropped externrefs, deleting the references of
+  /// those dropped off this thread; returns what it held.
+  fn take_dropped(&self, env: sys::napi_env) -> Vec<DroppedExtern> {
     let ids = std::mem::take(&mut *self.dropped_externs.lock().unwrap_or_else(|p| p.into_inner()));
     for r in ids.iter().filter_map(|d| d.reference.as_ref()) {
       // SAFETY: the weak reference of an externref dropped off this thread,
@@ -716,6 +716,13 @@ impl StoreShared {
       // `take` above emptied the list.
       unsafe { sys::napi_delete_reference(env, r.0) };
     }
+    ids
+  }
+
+  /// Unroots the externref values wasmtime has dropped since the last time.
+  /// Runs on the JavaScript thread in an ordinary call, never in a finalizer.
+  pub(crate) fn unroot_dropped(&self, env: sys::napi_env) {
+    let ids = self.take_dropped(env);
     if ids.is_empty() || self.roots.get().is_null() {
       return;
     }
@@ -843,6 +850,9 @@ impl Drop for AwayStore {
 impl Drop for StoreShared {
   fn drop(&mut self) {
     self.free();
+    // References of externrefs dropped off this thread (during a callAsync)
+    // and not unrooted since; those `free` just dropped here deleted theirs.
+    self.take_dropped(self.env);
     let r = self.roots.get();
     if !r.is_null() {
       // SAFETY: our weak reference, deleted once, on the store's thread.

@@ -91,7 +91,9 @@ function mapped(path: string): Buffer {
 // FIFO, a device or a /proc file has no size to read up to.
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0)
 
+/** `err` as `ERR_WASMTIME_IO`, unless the package already gave it a code. */
 function ioError(path: string, err: unknown): Error {
+  if (err instanceof Error && String((err as { code?: unknown }).code).startsWith('ERR_WASMTIME_')) return err
   const why = err instanceof Error ? err.message : String(err)
   return Object.assign(codedError(Error, 'ERR_WASMTIME_IO', `cannot read '${path}': ${why}; give the path of a precompiled artifact (a regular file)`), { cause: err })
 }
@@ -118,6 +120,8 @@ function readAlignedSync(path: string): Buffer {
       done += n
     }
     return done === size ? buf : buf.subarray(0, done)
+  } catch (e) {
+    throw ioError(path, e)
   } finally {
     fs.closeSync(fd)
   }
@@ -143,6 +147,8 @@ async function readAligned(path: string): Promise<Buffer> {
       done += bytesRead
     }
     return done === size ? buf : buf.subarray(0, done)
+  } catch (e) {
+    throw ioError(path, e)
   } finally {
     await handle.close()
   }
