@@ -4,7 +4,8 @@ import test from 'ava'
 import {
   Engine, Module, Store, Instance, Linker, Memory, Table, Global, WasmTrap, stats,
 } from '../index.mjs'
-import { gcUntil, settle } from './helpers.mjs'
+import { closeSync, openSync, readSync } from 'node:fs'
+import { binding, gcUntil, settle } from './helpers.mjs'
 
 const HOST_WAT = `(module
   (import "env" "add1" (func $add1 (param i32) (result i32)))
@@ -494,6 +495,43 @@ test('pooling with memoryKeepResident and tableKeepResident resets reused slots 
   }
   t.throws(() => new Engine({ pooling: { memoryKeepResident: 1.5 } }), { code: 'ERR_WASMTIME_CONFIG', message: /memoryKeepResident/ })
   t.throws(() => new Engine({ pooling: { tableKeepResident: -1 } }), { code: 'ERR_WASMTIME_CONFIG', message: /tableKeepResident/ })
+})
+
+/** How many of the `len` bytes from `address` are in RAM (Linux: /proc/self/pagemap, bit 63). */
+const residentPages = (address, len) => {
+  const page = binding.pageSize()
+  const entries = Buffer.alloc((len / page) * 8)
+  const fd = openSync('/proc/self/pagemap', 'r')
+  try {
+    readSync(fd, entries, 0, entries.length, (address / page) * 8)
+  } finally {
+    closeSync(fd)
+  }
+  let n = 0
+  for (let i = 0; i < entries.length; i += 8) n += Number(entries.readBigUInt64LE(i) >> 63n)
+  return n
+}
+
+const linuxOnly = process.platform === 'linux' ? test : test.skip
+linuxOnly('memoryKeepResident keeps that many bytes of a freed memory in RAM, and without it every page is given back', async (t) => {
+  const page = binding.pageSize()
+  for (const keep of [0, 256 << 10]) {
+    const engine = new Engine({ pooling: { totalCoreInstances: 1, totalMemories: 1, maxMemorySize: 4 << 20, memoryKeepResident: keep } })
+    // Writes one byte into each of the first 512 KiB's pages of a 1 MiB memory.
+    const module = new Module(`(module (memory (export "m") 16) (func (export "touch") (local $i i32)
+      (loop $l (i32.store8 (local.get $i) (i32.const 1)) (local.set $i (i32.add (local.get $i) (i32.const ${page})))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const ${512 << 10}))))))`, engine)
+    const store = new Store(engine)
+    const x = new Instance(store, module).exports
+    const address = binding.addressOf(new Uint8Array(x.m.buffer))
+    x.touch()
+    const touched = residentPages(address, 1 << 20)
+    t.true(touched >= (512 << 10) / page, `keep ${keep}: the written pages are in RAM (${touched})`)
+    store.dispose()
+    // The memory is freed once the buffer taken above is collected.
+    t.true(await gcUntil(() => residentPages(address, 1 << 20) < touched), `keep ${keep}: the memory was freed`)
+    t.is(residentPages(address, 1 << 20), keep / page, `keep ${keep}: resident pages after the free`)
+  }
 })
 
 test('an engine may give wasm more than 2 MiB of stack (above wasmtime\'s default async stack)', (t) => {
