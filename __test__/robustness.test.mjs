@@ -95,6 +95,39 @@ assert.equal(value[4095], 9)
 console.log('ok')
 `)
 
+// Node runs the finalizer of an ArrayBuffer over native memory when the
+// thread that made it exits, even if the buffer lives on in another thread.
+// Node 20 has no ArrayBuffer.prototype.transfer, and copies these buffers
+// when they are posted.
+const robustAcrossThreads = typeof ArrayBuffer.prototype.transfer === 'function' ? robust : (title) => test.skip(title, () => {})
+robustAcrossThreads('a memory.buffer view and an alignedBuffer moved out of a worker with transfer() stay valid after the worker exits, and that memory is never handed to another instance', `
+import { Worker } from 'node:worker_threads'
+const engine = new Engine({ pooling: { totalMemories: 1, totalCoreInstances: 4 } })
+const wat = '(module (memory (export "mem") 1) (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0))))'
+const src = ${JSON.stringify(`import { Engine, Module, Store, Instance, alignedBuffer } from ${entry}; import { parentPort, workerData } from 'node:worker_threads'
+const engine = Engine.fromShared(workerData)
+const x = new Instance(new Store(engine), new Module('(module (memory (export "mem") 1))', engine)).exports
+new Uint8Array(x.mem.buffer).fill(7)
+const a = alignedBuffer(65536).fill(9)
+const view = x.mem.buffer.transfer(), aligned = a.buffer.transfer()
+parentPort.postMessage({ view, aligned }, [view, aligned])`)}
+const w = new Worker(src, { eval: true, workerData: engine.share() })
+const exited = new Promise((r) => w.once('exit', r))
+const { view, aligned } = await new Promise((r, j) => { w.once('message', r); w.once('error', j) })
+await exited
+await gcs()
+const v = new Uint8Array(view), a = new Uint8Array(aligned)
+assert.deepEqual([v[0], v[65535], a[0], a[65535]], [7, 7, 9, 9])
+v.fill(1)
+a.fill(2)
+// The view still holds the worker's memory: a new instance gets no memory
+// (the pool's only one is taken) or another one, never that one.
+let x
+try { x = new Instance(new Store(engine), new Module(wat, engine)).exports } catch (e) { assert.equal(e.code, 'ERR_WASMTIME_INSTANTIATE') }
+if (x) assert.equal(x.peek(0), 0)
+console.log('ok')
+`)
+
 robust('memory growth never leaves a reachable view over unmapped memory', `
 const store = new Store()
 const mem = new Memory(store, { minimum: 1, maximum: 100 })

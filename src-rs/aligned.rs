@@ -35,6 +35,10 @@ pub(crate) struct Region {
   /// from, kept mapped (no longer sharing a page with this one) while this
   /// one lives. See `Staged`.
   _origin: Option<Arc<Region>>,
+  /// `deserializeRaw` detached the ArrayBuffer lent over this region while it
+  /// was attached on its own thread, so no other thread can hold its backing
+  /// store (see `release_lend`).
+  taken_over: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: a region is plain memory with no thread affinity; who may write it
@@ -94,7 +98,7 @@ impl Region {
   }
 
   fn register(ptr: NonNull<u8>, len: usize, mapped: usize) -> Arc<Region> {
-    let region = Arc::new(Region { ptr, len, mapped, _origin: None });
+    let region = Arc::new(Region { ptr, len, mapped, _origin: None, taken_over: Default::default() });
     REGIONS.lock().unwrap_or_else(PoisonError::into_inner).insert(ptr.as_ptr() as usize, Arc::downgrade(&region));
     region
   }
@@ -201,7 +205,7 @@ impl Staged {
   /// The region that holds the moved pages from now on.
   pub(crate) fn keep(mut self) -> Arc<Region> {
     self.kept = true;
-    Arc::new(Region { ptr: self.to, len: self.from.len, mapped: self.from.mapped, _origin: Some(self.from.clone()) })
+    Arc::new(Region { ptr: self.to, len: self.from.len, mapped: self.from.mapped, _origin: Some(self.from.clone()), taken_over: Default::default() })
   }
 }
 
@@ -341,12 +345,6 @@ unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
   unsafe { std::alloc::dealloc(ptr.as_ptr(), std::alloc::Layout::from_size_align_unchecked(len, crate::code_memory::page_size())) };
 }
 
-unsafe extern "C" fn release_lent(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-  // SAFETY: `hint` is the box made in `aligned_array_buffer`, released once,
-  // when V8 has let go of the ArrayBuffer's backing store.
-  drop(unsafe { Box::from_raw(hint as *mut Arc<Region>) });
-}
-
 /// A new ArrayBuffer of `byteLength` zeroed bytes over page-aligned memory the
 /// package owns: the only kind `Module.deserializeRaw` accepts.
 #[napi]
@@ -382,24 +380,75 @@ fn open_nonblocking(path: &str) -> std::io::Result<std::fs::File> {
 fn lend(env: &Env, region: Arc<Region>) -> Result<Unknown<'_>> {
   let len = region.len();
   let data = region.start();
-  let hint = Box::into_raw(Box::new(region));
-  let mut ab = ptr::null_mut();
-  // SAFETY: `data` is `len` writable bytes that stay mapped until
-  // `release_lent` drops the region reference it is given.
-  let status = unsafe { sys::napi_create_external_arraybuffer(env.raw(), data.cast(), len, Some(release_lent), hint.cast(), &mut ab) };
-  if status != sys::Status::napi_ok {
-    // The box is left alone, not freed: whether the finalizer already ran
-    // depends on the runtime (Node 20 runs it when the length is over its
-    // Buffer limit, and then fails), so freeing here could free it twice.
-    // The facade checks that limit first; what is left is a leak on a path
-    // that should not be reached.
-    return Err(throw(
+  // SAFETY: `data` is `len` writable bytes of `region`, which stays mapped
+  // while the hold lives.
+  match unsafe { lend_external(env.raw(), data, len, region) } {
+    // SAFETY: made on `env` in this call.
+    Some(ab) => Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), ab) }),
+    None => Err(throw(
       env,
       Kind::Range,
       error::OUT_OF_MEMORY,
       &format!("this runtime refused an ArrayBuffer of {len} bytes over native memory (too large for it, or a sandbox such as Electron's); load artifacts with Module.deserialize() or Module.deserializeFile()"),
-    ));
+    )),
   }
-  // SAFETY: made on `env` in this call.
-  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), ab) })
+}
+
+/// What keeps memory lent to an ArrayBuffer mapped (see `release_lend`).
+pub(crate) trait LendHold {
+  /// Whether the memory may be freed when the lending thread's environment
+  /// goes away while the ArrayBuffer is not yet released.
+  fn may_free_at_teardown(&self) -> bool;
+}
+
+impl LendHold for Arc<Region> {
+  fn may_free_at_teardown(&self) -> bool {
+    self.taken_over.load(std::sync::atomic::Ordering::Acquire)
+  }
+}
+
+impl Region {
+  /// Called by `deserializeRaw` once it has detached the attached ArrayBuffer
+  /// lent over this region, on the region's own thread.
+  pub(crate) fn mark_taken_over(&self) {
+    self.taken_over.store(true, std::sync::atomic::Ordering::Release);
+  }
+}
+
+unsafe extern "C" fn release_lend<T: LendHold>(env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+  // SAFETY: `hint` is the box made in `lend_external`, finalized once.
+  let hold = unsafe { Box::from_raw(hint as *mut T) };
+  // Node runs this finalizer once V8 has let go of the ArrayBuffer's backing
+  // store, and also when the lending thread's environment goes away (a worker
+  // exits) whether or not the backing store is still alive: an ArrayBuffer
+  // moved to another thread (`transfer()`, then `postMessage` with a transfer
+  // list, on Node 22 and later) may still use it there. Freeing then would
+  // leave that thread reading freed memory, or a later tenant's. Nothing
+  // tells the two apart at teardown, so then the memory is kept for the life
+  // of the process, unless `deserializeRaw` took the buffer over on this
+  // thread (it was attached then, so it was never moved).
+  if hold.may_free_at_teardown() || crate::store::js_can_run(env) {
+    drop(hold);
+  } else {
+    std::mem::forget(hold);
+  }
+}
+
+/// A new external ArrayBuffer over `len` bytes at `data`, which `hold` keeps
+/// mapped until V8 has let go of the buffer's backing store, wherever it
+/// moved (see `release_lend`). `None` if the runtime refused it; `hold` is
+/// then left alone, not dropped: whether the finalizer already ran depends
+/// on the runtime (Node 20 runs it when the length is over its Buffer limit,
+/// and then fails), so dropping it here could drop it twice.
+///
+/// # Safety
+/// `data` must be `len` writable bytes that stay mapped while `hold` lives.
+pub(crate) unsafe fn lend_external<T: LendHold + 'static>(env: sys::napi_env, data: *mut u8, len: usize, hold: T) -> Option<sys::napi_value> {
+  let hint = Box::into_raw(Box::new(hold));
+  let mut ab = ptr::null_mut();
+  // SAFETY: `data` is `len` writable bytes (the caller's promise) kept mapped
+  // by `hold`, which `release_lend` drops only once V8 has let go of the
+  // backing store, or never.
+  let status = unsafe { sys::napi_create_external_arraybuffer(env, data.cast(), len, Some(release_lend::<T>), hint.cast(), &mut ab) };
+  (status == sys::Status::napi_ok).then_some(ab)
 }

@@ -18,7 +18,6 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 use std::cell::RefCell;
-use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
 
@@ -26,11 +25,22 @@ use std::rc::Rc;
 const MAX_PAGES_32: u64 = 1 << 16;
 const MAX_PAGES_64: u64 = 1 << 48;
 
-unsafe extern "C" fn release_view(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-  // SAFETY: `hint` is the box made in `buffer`, released once, on the store's
-  // thread, when V8 has let go of the ArrayBuffer's backing store.
-  let store = unsafe { Box::from_raw(hint as *mut Rc<StoreShared>) };
-  store.view_released();
+/// What a `memory.buffer` ArrayBuffer holds: its store, which is not freed
+/// while any such hold lives (`view_lent`/`view_released`).
+struct ViewHold(Rc<StoreShared>);
+
+impl crate::aligned::LendHold for ViewHold {
+  fn may_free_at_teardown(&self) -> bool {
+    false
+  }
+}
+
+impl Drop for ViewHold {
+  fn drop(&mut self) {
+    // Dropped on the store's thread, once V8 has let go of the ArrayBuffer's
+    // backing store (see `aligned::lend_external`).
+    self.0.view_released();
+  }
 }
 
 /// `{ minimum, maximum?, memory64? }` in 64 KiB pages, for `new Memory`.
@@ -117,25 +127,21 @@ impl Memory {
         return Ok(unsafe { Unknown::from_raw_unchecked(raw, v) });
       }
     }
-    let mut ab = ptr::null_mut();
-    let hold = Box::into_raw(Box::new(self.store.clone()));
+    // Counted before the hold exists, as dropping it counts it back. A
+    // runtime that refuses the buffer may or may not have dropped it (see
+    // `lend_external`); if not, the store is never freed, which is safe.
+    self.store.view_lent();
     // SAFETY: `data` points at `len` bytes of linear memory, which stays at this
     // address (memories never move or shrink) until the store is freed; the
-    // store is not freed while `hold` lives, and `hold` lives until V8 has
-    // released this ArrayBuffer's backing store, wherever it moved.
-    let status = unsafe { sys::napi_create_external_arraybuffer(raw, data.cast(), len, Some(release_view), hold.cast(), &mut ab) };
-    if status == sys::Status::napi_ok {
-      self.store.view_lent();
-    } else {
-      // SAFETY: the box was not handed to napi.
-      drop(unsafe { Box::from_raw(hold) });
+    // store is not freed while the hold lives.
+    let Some(ab) = (unsafe { crate::aligned::lend_external(raw, data, len, ViewHold(self.store.clone())) }) else {
       return Err(throw(
         env,
         Kind::Error,
         error::INTERNAL,
-        "this runtime does not allow ArrayBuffers over native memory (e.g. Electron's sandbox); use memory.read() and memory.write()",
+        "this runtime does not allow ArrayBuffers over native memory (e.g. Electron's sandbox, or a memory over its Buffer limit); use memory.read() and memory.write()",
       ));
-    }
+    };
     let mut r = ptr::null_mut();
     // SAFETY: a weak reference to the value just made.
     unsafe { sys::napi_create_reference(raw, ab, 0, &mut r) };

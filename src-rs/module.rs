@@ -475,6 +475,7 @@ impl Module {
         drop(module);
         return Err(throw(&env, Kind::Type, error::FOREIGN_BUFFER, "Module.deserializeRaw could not take the buffer over (it cannot be detached); read the artifact again with readPrecompiled()"));
       }
+      view.region.mark_taken_over();
       #[cfg(target_os = "linux")]
       let region = staged.map_or_else(|| view.region.clone(), crate::aligned::Staged::keep);
       #[cfg(not(target_os = "linux"))]

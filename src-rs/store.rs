@@ -258,7 +258,7 @@ pub(crate) fn noop_fn(env: sys::napi_env) -> sys::napi_value {
 
 /// False when the thread's environment is being torn down (`worker.terminate()`,
 /// `process.exit()`): V8 then refuses to run JavaScript.
-fn js_can_run(env: sys::napi_env) -> bool {
+pub(crate) fn js_can_run(env: sys::napi_env) -> bool {
   let probe = noop_fn(env);
   let mut recv = ptr::null_mut();
   let mut out = ptr::null_mut();
