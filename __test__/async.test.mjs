@@ -66,6 +66,12 @@ test('output streams to a function or a Writable; stdin takes bytes or a Readabl
   await t.throwsAsync(runWasiCommandAsync(hello, { stdot: 'capture' }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
   await t.throwsAsync(runWasiCommandAsync(hello, { stdout: 'capure' }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
   await t.throwsAsync(runWasiCommandAsync(hello, { timeout: -1 }), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  // Node's timers fire at once past 2^31 - 1 ms: such a timeout is refused, not cut short.
+  await t.throwsAsync(runWasiCommandAsync(echo, { stdin: new PassThrough(), timeout: 2 ** 31 }), { instanceOf: RangeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /at most 2147483647 ms/ })
+  // A stdin stream that fails is a coded error that carries the stream's.
+  const broken = new Error('disk gone')
+  const failed = await t.throwsAsync(runWasiCommandAsync(echo, { stdin: new Readable({ read() { this.destroy(broken) } }) }), { code: 'ERR_WASMTIME_WASI', message: /stdin stream failed: disk gone/ })
+  t.is(failed.cause, broken)
   t.true(stats().threads >= 1)
 })
 

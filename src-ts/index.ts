@@ -879,7 +879,7 @@ export interface RunWasiAsyncOptions extends Omit<RunWasiOptions, 'stdin' | 'std
    */
   stdout?: WasiAsyncOutput
   stderr?: WasiAsyncOutput
-  /** Milliseconds from the call after which the guest is stopped (a WasmTrap, `interrupt`). */
+  /** Milliseconds from the call after which the guest is stopped (a WasmTrap, `interrupt`), at most 2^31 - 1. */
   timeout?: number
   /** Stops the guest (or a run still waiting for a thread) when aborted; the promise rejects with `signal.reason`. */
   signal?: AbortSignal
@@ -888,6 +888,8 @@ export interface RunWasiAsyncOptions extends Omit<RunWasiOptions, 'stdin' | 'std
 }
 
 const RUN_ASYNC_OPTIONS = [...RUN_OPTIONS, 'timeout', 'signal', 'fuel'] as const
+/** The longest `setTimeout` waits (2^31 - 1 ms). */
+const MAX_TIMEOUT = 2 ** 31 - 1
 
 /**
  * Runs a WASI command off the JavaScript thread: the guest runs on a native
@@ -902,6 +904,11 @@ export function runWasiCommandAsync(module: Module, options: RunWasiAsyncOptions
     nativeModule(module)
     checkOptions(options, RUN_ASYNC_OPTIONS, 'runWasiCommandAsync()')
     const { signal, timeout, stdin } = options
+    // The timers that bound the wait for stdin and for a thread are Node's,
+    // which fire at once past this (with a warning).
+    if (typeof timeout === 'number' && timeout > MAX_TIMEOUT) {
+      throw codedError(RangeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `runWasiCommandAsync(): timeout must be at most ${MAX_TIMEOUT} ms (about 24.8 days, the longest a Node timer waits), got ${timeout}`)
+    }
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'runWasiCommandAsync(): signal must be an AbortSignal (from an AbortController)')
     }
@@ -1027,10 +1034,16 @@ async function readInput(stdin: object, signal: AbortSignal | undefined): Promis
   }
   const chunks: Buffer[] = []
   const read = (async () => {
-    for await (const chunk of stdin as AsyncIterable<unknown>) {
-      if (typeof chunk === 'string') chunks.push(Buffer.from(chunk))
-      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-      else throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'stdin: a Readable in object mode gave a chunk that is neither a string nor bytes')
+    const bad = () => codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'stdin: a Readable in object mode gave a chunk that is neither a string nor bytes')
+    try {
+      for await (const chunk of stdin as AsyncIterable<unknown>) {
+        if (typeof chunk === 'string') chunks.push(Buffer.from(chunk))
+        else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+        else throw bad()
+      }
+    } catch (e) {
+      if ((e as { code?: unknown })?.code === 'ERR_WASMTIME_INVALID_ARGUMENT') throw e
+      throw Object.assign(codedError(Error, 'ERR_WASMTIME_WASI', `the stdin stream failed: ${(e as Error)?.message}; the guest never started`), { cause: e })
     }
     return Buffer.concat(chunks)
   })()
