@@ -456,6 +456,19 @@ test('a host Promise whose then keeps only the rejection handler still rejects c
   t.is(r.stdout.trim(), 'rejected with its error', r.stderr)
 })
 
+test('a callAsync result whose then getter throws rejects the call, and leaves no exception behind in Node-API', async (t) => {
+  // Node 20 left the getter's exception pending after resolving the Promise:
+  // a DEP0168 warning, and a crash under --force-node-api-uncaught-exceptions-policy.
+  const r = await childModule(`
+    const { Instance, Module, Store } = wn
+    const ext = new Instance(new Store(), new Module('(module (func (export "ext") (param externref) (result externref) (local.get 0)))')).exports.ext
+    const boom = new Error('then getter')
+    ext.callAsync({ get then() { throw boom } }).then(() => console.log('fulfilled'), (e) => console.log(e === boom ? 'rejected with the getter error' : 'rejected with ' + e))`)
+  t.is(r.signal, null, r.stderr)
+  t.is(r.stdout.trim(), 'rejected with the getter error', r.stderr)
+  t.notRegex(r.stderr, /DEP0168|Uncaught N-API/)
+})
+
 test('a guest waiting for a host Promise keeps the process alive until the Promise settles, or until its store is interrupted; then the process exits', async (t) => {
   // Only unref'd timers settle the Promise or interrupt: were the call not
   // keeping the process alive, it would exit before they fire, printing nothing.

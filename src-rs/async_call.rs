@@ -448,9 +448,17 @@ fn complete(env: &Env, hook: HookArg, outcome: Outcome) {
   };
   drop(holds);
   match settled {
-    // SAFETY: our deferred, settled once, with a value of this env.
+    // SAFETY: our deferred, settled once, with a value of this env. Node 20
+    // leaves an exception pending when `v` is an object whose `then` getter
+    // throws (the Promise is rejected with it all the same); it is cleared
+    // here, where nothing could catch it.
     Ok(v) => unsafe {
       sys::napi_resolve_deferred(raw, flight.deferred, v);
+      let mut pending = false;
+      if sys::napi_is_exception_pending(raw, &mut pending) == sys::Status::napi_ok && pending {
+        let mut exc = ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(raw, &mut exc);
+      }
     },
     Err(_) => reject_pending(raw, flight.deferred),
   }
