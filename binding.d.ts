@@ -575,10 +575,9 @@ export interface EngineOptions {
   /**
    * Bytes of the fiber stack each `callAsync` runs on (default: 2 MiB, or
    * `maxWasmStack` plus 1 MiB when 2 MiB is less than `maxWasmStack` plus
-   * 256 KiB). At least `maxWasmStack`
-   * plus 256 KiB: the wasm stack budget lives inside it, so deep recursion
-   * traps with `stack_overflow` there as on the JavaScript thread, and host
-   * functions below it need room too.
+   * 256 KiB). At least `maxWasmStack` plus 256 KiB: the wasm stack budget
+   * lives inside it, so deep recursion traps with `stack_overflow` there as
+   * on the JavaScript thread, and host functions below it need room too.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Config.html#method.async_stack_size>
    */
   asyncStackSize?: number

@@ -97,6 +97,12 @@ impl Region {
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "mapping artifacts is implemented on Unix hosts only; read them without { map: true }"))
   }
 
+  /// Called by `deserializeRaw` once it has detached the attached ArrayBuffer
+  /// lent over this region, on the region's own thread.
+  pub(crate) fn mark_taken_over(&self) {
+    self.taken_over.store(true, std::sync::atomic::Ordering::Release);
+  }
+
   fn register(ptr: NonNull<u8>, len: usize, mapped: usize) -> Arc<Region> {
     let region = Arc::new(Region { ptr, len, mapped, _origin: None, taken_over: Default::default() });
     REGIONS.lock().unwrap_or_else(PoisonError::into_inner).insert(ptr.as_ptr() as usize, Arc::downgrade(&region));
@@ -131,10 +137,10 @@ impl Drop for Region {
     }
     // SAFETY: the mapping this region was made with (`Region::new`,
     // `map_file` or `Staged::keep`), exactly `mapped` bytes, unmapped once,
-    // here. Nothing
-    // runs code from it any more: modules hold the region until wasmtime has
-    // unpublished and deregistered their code, and the ArrayBuffer lent to
-    // JavaScript holds it until its backing store was released.
+    // here. Nothing runs code from it any more: modules hold the region until
+    // wasmtime has unpublished and deregistered their code, and the
+    // ArrayBuffer lent to JavaScript holds it until its backing store was
+    // released (or for good, see `release_lend`).
     unsafe { unmap(self.ptr, self.mapped) };
   }
 }
@@ -224,8 +230,7 @@ impl Drop for Staged {
     };
     if p == libc::MAP_FAILED {
       // The bytes stay lost to the caller's buffer (which reads as zeros, or
-      // as the file again);
-      // do not leak the mapping.
+      // as the file again); do not leak the mapping.
       // SAFETY: `to` is still ours, mapped, and used by nothing.
       unsafe { unmap(self.to, self.from.mapped) };
     }
@@ -404,14 +409,6 @@ pub(crate) trait LendHold {
 impl LendHold for Arc<Region> {
   fn may_free_at_teardown(&self) -> bool {
     self.taken_over.load(std::sync::atomic::Ordering::Acquire)
-  }
-}
-
-impl Region {
-  /// Called by `deserializeRaw` once it has detached the attached ArrayBuffer
-  /// lent over this region, on the region's own thread.
-  pub(crate) fn mark_taken_over(&self) {
-    self.taken_over.store(true, std::sync::atomic::Ordering::Release);
   }
 }
 

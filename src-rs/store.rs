@@ -212,7 +212,7 @@ pub(crate) struct DroppedExtern {
 pub(crate) struct SendRef(pub(crate) sys::napi_ref);
 
 // SAFETY: the reference is only moved, never used, off its thread: the one
-// use, `napi_delete_reference` in `unroot_dropped`, runs on its env's thread.
+// use, `napi_delete_reference` in `take_dropped`, runs on its env's thread.
 unsafe impl Send for SendRef {}
 
 /// The list externrefs report their drop to (see `unroot_dropped`).

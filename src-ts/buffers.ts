@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
 import { checkIntegrity, verifyDigest } from './artifact'
-import { checkOptions, codedError } from './errors'
+import { checkOptions, codedError, isWasmtimeError } from './errors'
 import { constants } from 'node:buffer'
 
 const MAX_LENGTH = constants.MAX_LENGTH
@@ -93,7 +93,7 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0)
 
 /** `err` as `ERR_WASMTIME_IO`, unless the package already gave it a code. */
 function ioError(path: string, err: unknown): Error {
-  if (err instanceof Error && String((err as { code?: unknown }).code).startsWith('ERR_WASMTIME_')) return err
+  if (isWasmtimeError(err)) return err
   const why = err instanceof Error ? err.message : String(err)
   return Object.assign(codedError(Error, 'ERR_WASMTIME_IO', `cannot read '${path}': ${why}; give the path of a precompiled artifact (a regular file)`), { cause: err })
 }

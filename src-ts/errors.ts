@@ -39,6 +39,11 @@ export function codedError<E extends Error>(
   return err
 }
 
+/** Whether `e` is an error that already carries an `ERR_WASMTIME_*` code. */
+export function isWasmtimeError(e: unknown): e is WasmtimeError {
+  return e instanceof Error && String((e as { code?: unknown }).code).startsWith('ERR_WASMTIME_')
+}
+
 /**
  * Refuses option names that `allowed` does not list: a misspelt option
  * (`simdd`, `stdot`) must fail loudly, not be ignored.

@@ -10,7 +10,7 @@
 import './loader' // first: a missing addon fails with a message that says what to do
 import native = require('../binding.js')
 import { alignedBuffer, readPrecompiled, readPrecompiledSync, toAligned } from './buffers'
-import { checkOptions, codedError, invalidArgument, recodeNative } from './errors'
+import { checkOptions, codedError, invalidArgument, isWasmtimeError, recodeNative } from './errors'
 
 // Errors napi-rs raises before native code runs (a wrong argument type), and
 // caught panics, become coded errors: see `recodeNative`.
@@ -337,9 +337,8 @@ export class Module {
    * after a transfer, so nothing JavaScript does can change the code. On
    * Linux its pages also move (no copy) to addresses JavaScript never saw, so
    * a write into `buffer` still in flight (an `fs.read` from a pipe) lands
-   * in blank pages instead of the module. Loading
-   * the same buffer again throws `ERR_WASMTIME_DETACHED_BUFFER`: reuse the
-   * Module instead.
+   * in fresh pages the module never reads. Loading the same buffer again
+   * throws `ERR_WASMTIME_DETACHED_BUFFER`: reuse the Module instead.
    */
   static deserializeRaw(buffer: Uint8Array, engine?: Engine): Module {
     const e = engineOf(engine)
@@ -948,7 +947,7 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
     if (typeof value === 'function') sinks[which] = value
     else if (value !== null && typeof value === 'object' && typeof (value as NodeJS.WritableStream).write === 'function') {
       const w = value as NodeJS.WritableStream
-      const onError = (error: unknown) => fail(codedError(Error, 'ERR_WASMTIME_WASI', `the ${which} stream failed: ${(error as Error)?.message}; the guest was stopped`), error)
+      const onError = (error: unknown) => fail(streamFailure(which, error, 'the guest was stopped'))
       w.on('error', onError)
       cleanups.push(() => w.removeListener('error', onError))
       sinks[which] = (chunk) => void w.write(chunk)
@@ -959,8 +958,7 @@ function startWasi(module: Module, options: RunWasiAsyncOptions, stdin: native.W
   const storeOptions = withStoreDefaults(store)
   let run: native.WasiRun | undefined
   // A sink that throws or fails stops the guest; the run rejects with that error.
-  function fail(error: unknown, cause?: unknown): void {
-    if (cause !== undefined) Object.assign(error as object, { cause })
+  function fail(error: unknown): void {
     failure ??= { error }
     run?.abort()
   }
@@ -1027,6 +1025,11 @@ function timeoutTrap(why: string): WasmTrap {
   return Object.assign(codedError(WasmTrap, 'ERR_WASMTIME_TRAP', `wasm trap: interrupt: ${why}`), { trapCode: 'interrupt' as const, wasmBacktrace: [] })
 }
 
+/** The coded error for a WASI stream that failed, carrying the stream's error as `cause`. */
+function streamFailure(which: 'stdin' | 'stdout' | 'stderr', error: unknown, outcome: string): Error {
+  return Object.assign(codedError(Error, 'ERR_WASMTIME_WASI', `the ${which} stream failed: ${(error as Error)?.message}; ${outcome}`), { cause: error })
+}
+
 /** A Readable read to its end, as bytes; rejects with `signal`'s reason when it fires first. */
 async function readInput(stdin: object, signal: AbortSignal | undefined): Promise<native.WasiInput> {
   if (!(Symbol.asyncIterator in stdin)) {
@@ -1034,16 +1037,14 @@ async function readInput(stdin: object, signal: AbortSignal | undefined): Promis
   }
   const chunks: Buffer[] = []
   const read = (async () => {
-    const bad = () => codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'stdin: a Readable in object mode gave a chunk that is neither a string nor bytes')
     try {
       for await (const chunk of stdin as AsyncIterable<unknown>) {
         if (typeof chunk === 'string') chunks.push(Buffer.from(chunk))
         else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-        else throw bad()
+        else throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'stdin: a Readable in object mode gave a chunk that is neither a string nor bytes')
       }
     } catch (e) {
-      if ((e as { code?: unknown })?.code === 'ERR_WASMTIME_INVALID_ARGUMENT') throw e
-      throw Object.assign(codedError(Error, 'ERR_WASMTIME_WASI', `the stdin stream failed: ${(e as Error)?.message}; the guest never started`), { cause: e })
+      throw isWasmtimeError(e) ? e : streamFailure('stdin', e, 'the guest never started')
     }
     return Buffer.concat(chunks)
   })()
