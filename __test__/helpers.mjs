@@ -89,11 +89,13 @@ export function precompiledPath(id, engine) {
 /**
  * Runs `node --expose-gc ...args` in a child process (a case that could crash
  * the test's own process) and resolves with its exit code, signal and output.
- * Killed after `timeout` ms.
+ * Killed after `timeout` ms. Its stdin is `/dev/null`, or with `stdin: 'pipe'`
+ * a pipe that never delivers anything.
  */
-export function runNode(args, { env = {}, timeout = 120_000 } = {}) {
+export function runNode(args, { env = {}, timeout = 120_000, stdin = 'ignore' } = {}) {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--expose-gc', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+    // stdin 'pipe': a pipe that stays open, never written, until the child ends.
+    const p = spawn(process.execPath, ['--expose-gc', ...args], { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, ...env } })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (d) => (stdout += d))

@@ -16,8 +16,8 @@ const coded = (fn, code, Ctor = Error) => assert.throws(fn, (e) => e instanceof 
 `
 
 /** Runs `body` as an ES module in a fresh Node (the same binary as the test). */
-function child(body, { timeout = 60_000, args = [] } = {}) {
-  return runNode([...args, '--input-type=module', '-e', prelude + body], { timeout })
+function child(body, { timeout = 60_000, args = [], stdin } = {}) {
+  return runNode([...args, '--input-type=module', '-e', prelude + body], { timeout, stdin })
 }
 
 function robust(title, body, options) {
@@ -206,6 +206,101 @@ assert.equal(await w.terminate(), 1)
 await spinning()
 setTimeout(() => { console.log('ok'); process.exit(0) }, 50)
 `, { timeout: 30_000 })
+
+// WASI preview1's subscription record (48 bytes): userdata, then a tagged
+// union: 0, a clock { id u32 @16, timeout u64 @24, flags u16 @40 }; 1, fd_read { fd u32 @16 }.
+function subscription({ userdata = 0n, clock = 1, timeout = 0n, flags = 0, fd }) {
+  const b = Buffer.alloc(48)
+  const v = new DataView(b.buffer, b.byteOffset, 48)
+  v.setBigUint64(0, userdata, true)
+  if (fd === undefined) {
+    v.setUint32(16, clock, true)
+    v.setBigUint64(24, timeout, true)
+    v.setUint16(40, flags, true)
+  } else {
+    b[8] = 1
+    v.setUint32(16, fd, true)
+  }
+  return b
+}
+const FOREVER = 2n ** 64n - 1n
+/** A WASI command that polls `subs`: `poll()` returns the errno (events at 1024, their count at 2048); `_start` exits with it. */
+function poller(subs) {
+  const data = [...Buffer.concat(subs.map(subscription))].map((x) => '\\' + x.toString(16).padStart(2, '0')).join('')
+  return `(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "${data}")
+  (func (export "poll") (result i32) (call $poll (i32.const 0) (i32.const 1024) (i32.const ${subs.length}) (i32.const 2048)))
+  (func (export "_start") (call $exit (call $poll (i32.const 0) (i32.const 1024) (i32.const ${subs.length}) (i32.const 2048)))))`
+}
+const interrupted = `(e) => e instanceof WasmTrap && e.trapCode === 'interrupt'`
+const wasiStore = `(wat, options = {}) => { const l = new Linker(); l.defineWasi(new WasiContext(options)); const store = new Store(); return { store, x: l.instantiate(store, new Module(wat)).exports } }`
+
+robust('poll_oneoff sleeps as long as asked and reports its event: one clock, the first of two, none', `
+const wasi = ${wasiStore}
+const events = (x) => { const v = new DataView(x.memory.buffer); return { n: v.getUint32(2048, true), userdata: v.getBigUint64(1024, true), error: v.getUint16(1032, true), type: v.getUint8(1034) } }
+const one = wasi(${JSON.stringify(poller([{ userdata: 7n, timeout: 30_000_000n }]))}).x
+const t0 = performance.now()
+assert.equal(one.poll(), 0)
+// Never less than asked (the clock's 30 ms; a late wakeup is the system's).
+assert.ok(performance.now() - t0 >= 29, 'slept the time asked')
+assert.deepEqual(events(one), { n: 1, userdata: 7n, error: 0, type: 0 })
+const two = wasi(${JSON.stringify(poller([{ userdata: 1n, timeout: FOREVER }, { userdata: 2n, timeout: 10_000_000n }]))}).x
+assert.equal(two.poll(), 0)
+assert.deepEqual(events(two), { n: 1, userdata: 2n, error: 0, type: 0 })
+// No subscription at all: EINVAL (28), as wasmtime-wasi answers.
+assert.equal(wasi(${JSON.stringify(poller([]))}).x.poll(), 28)
+console.log('ok')
+`)
+
+// Epochs are checked only while wasm runs: a guest asleep in the host must be
+// stopped there. Each forever-asleep guest below must end, or the child never
+// exits (a pending run keeps it alive) and is killed.
+robust('a WASI guest asleep in poll_oneoff stops at setDeadline, interrupt(), a timeout, an AbortSignal and worker.terminate()', `
+import { Worker } from 'node:worker_threads'
+import { once } from 'node:events'
+const { runWasiCommandAsync } = wn
+const wasi = ${wasiStore}
+const interrupted = ${interrupted}
+// One relative clock (a plain sleep), and a relative and an absolute clock (a poll).
+for (const wat of ${JSON.stringify([poller([{ timeout: FOREVER }]), poller([{ timeout: FOREVER }, { timeout: FOREVER, flags: 1 }])])}) {
+  const { store, x } = wasi(wat)
+  store.setDeadline(50)
+  assert.throws(() => x.poll(), interrupted)
+  store.setDeadline(null)
+  const call = x.poll.callAsync()
+  setTimeout(() => store.interrupt(), 50)
+  await assert.rejects(call, interrupted)
+  await assert.rejects(runWasiCommandAsync(new Module(wat), { timeout: 50 }), interrupted)
+  const ac = new AbortController()
+  setTimeout(() => ac.abort(), 50)
+  await assert.rejects(runWasiCommandAsync(new Module(wat), { signal: ac.signal }), { name: 'AbortError' })
+  const src = ${JSON.stringify(`import { Module, Store, Linker, WasiContext } from ${entry}; import { parentPort, workerData } from 'node:worker_threads'
+const l = new Linker(); l.defineWasi(new WasiContext({})); const x = l.instantiate(new Store(), new Module(workerData)).exports
+parentPort.postMessage('asleep'); x.poll()`)}
+  const w = new Worker(src, { eval: true, workerData: wat })
+  await once(w, 'message')
+  assert.equal(await w.terminate(), 1)
+}
+console.log('ok')
+`, { timeout: 30_000 })
+
+robust('a WASI guest waiting on an inherited stdin that never delivers stops at setDeadline and a timeout', `
+const { runWasiCommandAsync } = wn
+const wasi = ${wasiStore}
+const interrupted = ${interrupted}
+const read = '(module (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32))) (memory (export "memory") 1)' +
+  ' (func (export "_start") (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 64)) (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))))'
+const { store, x } = wasi(read, { stdin: 'inherit' })
+store.setDeadline(50)
+assert.throws(() => x._start(), interrupted)
+await assert.rejects(runWasiCommandAsync(new Module(read), { stdin: 'inherit', timeout: 50 }), interrupted)
+// Polled for (an fd_read subscription), beside a clock that never fires.
+await assert.rejects(runWasiCommandAsync(new Module(${JSON.stringify(poller([{ fd: 0 }, { timeout: FOREVER }]))}), { stdin: 'inherit', timeout: 50 }), interrupted)
+console.log('ok')
+`, { timeout: 30_000, stdin: 'pipe' })
 
 robust('stores whose host functions close over their own exports are collected without dispose()', `
 await gcs()

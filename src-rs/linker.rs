@@ -57,6 +57,9 @@ pub struct Linker {
   engine: wasmtime::Engine,
   /// The WASI context to move into the store at instantiation.
   wasi: Option<Reference<WasiContext>>,
+  /// `allowShadowing`, which wasmtime's linker does not report: defining
+  /// WASI shadows two of its own calls and then restores this.
+  shadowing: bool,
 }
 
 fn link_error(env: &Env, e: &wasmtime::Error) -> napi::Error {
@@ -107,7 +110,7 @@ impl Linker {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.new>
   #[napi(constructor)]
   pub fn new(engine: &Engine) -> Self {
-    Linker { linker: wasmtime::Linker::new(&engine.engine), hosts: Vec::new(), owner: None, engine: engine.engine.clone(), wasi: None }
+    Linker { linker: wasmtime::Linker::new(&engine.engine), hosts: Vec::new(), owner: None, engine: engine.engine.clone(), wasi: None, shadowing: false }
   }
 
   /// Whether later definitions may replace earlier ones of the same name.
@@ -115,6 +118,7 @@ impl Linker {
   #[napi]
   pub fn allow_shadowing(&mut self, allow: bool) {
     self.linker.allow_shadowing(allow);
+    self.shadowing = allow;
   }
 
   /// Defines every import of `module` that is still undefined as a function
@@ -205,10 +209,7 @@ impl Linker {
   #[napi(catch_unwind)]
   pub fn define_wasi(&mut self, env: Env, ctx: Reference<WasiContext>) -> Result<()> {
     if self.wasi.is_none() {
-      wasmtime_wasi::p1::add_to_linker_sync(&mut self.linker, |d: &mut StoreData| {
-        d.wasi.get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
-      })
-      .map_err(|e| link_error(&env, &e))?;
+      crate::wasi::add_to_linker(&mut self.linker, self.shadowing).map_err(|e| link_error(&env, &e))?;
     }
     self.wasi = Some(ctx);
     Ok(())

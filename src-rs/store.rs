@@ -287,25 +287,63 @@ pub(crate) fn js_can_run(env: sys::napi_env) -> bool {
 /// trap with `interrupt` past the store's deadline, or when the thread is
 /// being torn down; otherwise check again next tick.
 fn on_epoch(cx: StoreContextMut<'_, StoreData>) -> wasmtime::Result<wasmtime::UpdateDeadline> {
-  let data = cx.data();
-  if data.deadline.is_some_and(|d| Instant::now() >= d) || data.interrupts.load(Ordering::Relaxed) != data.generation {
-    return Err(wasmtime::Trap::Interrupt.into());
-  }
-  if let Some(link) = &data.remote {
-    // Off the JavaScript thread: the call's own flag says whether its
-    // environment is going away.
-    if link.stopped() {
-      return Err(wasmtime::Trap::Interrupt.into());
-    }
-    return Ok(wasmtime::UpdateDeadline::Continue(1));
-  }
-  // SAFETY: `shared` points at the live StoreShared that owns this store,
-  // which is running a call on its own thread.
-  let env = unsafe { &*data.shared }.env;
-  if !js_can_run(env) {
+  if cx.data().stop_probe().must_stop() {
     return Err(wasmtime::Trap::Interrupt.into());
   }
   Ok(wasmtime::UpdateDeadline::Continue(1))
+}
+
+/// Whether the call a store is running must stop, answered without the store:
+/// WASI's waiting calls (wasi.rs) ask it while they hold the store's data.
+pub(crate) struct StopProbe {
+  deadline: Option<Instant>,
+  interrupts: Arc<AtomicU64>,
+  generation: u64,
+  /// Off the JavaScript thread: the call's own flag says whether its
+  /// environment is going away.
+  remote: Option<Arc<crate::async_call::Link>>,
+  /// On the JavaScript thread: its environment, to probe.
+  env: sys::napi_env,
+}
+
+impl StopProbe {
+  /// Past the store's deadline, interrupted since the call began, or the
+  /// thread's environment is being torn down.
+  pub(crate) fn must_stop(&self) -> bool {
+    if self.deadline.is_some_and(|d| Instant::now() >= d) || self.interrupts.load(Ordering::Relaxed) != self.generation {
+      return true;
+    }
+    match &self.remote {
+      Some(link) => link.stopped(),
+      None => {
+        // A scope of its own, so that a long run or sleep checking every
+        // tick does not pile handles up in the caller's scope.
+        let mut scope = ptr::null_mut();
+        // SAFETY: this thread's env, which is running the store's call.
+        let opened = unsafe { sys::napi_open_handle_scope(self.env, &mut scope) } == sys::Status::napi_ok;
+        let stop = !js_can_run(self.env);
+        if opened {
+          // SAFETY: the scope opened just above, closed once.
+          unsafe { sys::napi_close_handle_scope(self.env, scope) };
+        }
+        stop
+      }
+    }
+  }
+}
+
+impl StoreData {
+  /// The stop test of the call this store is running (called only then, on
+  /// the thread running it).
+  pub(crate) fn stop_probe(&self) -> StopProbe {
+    let env = match &self.remote {
+      Some(_) => ptr::null_mut(),
+      // SAFETY: `shared` points at the live StoreShared that owns this store,
+      // which is running a call on its own thread (no `remote`).
+      None => unsafe { &*self.shared }.env,
+    };
+    StopProbe { deadline: self.deadline, interrupts: self.interrupts.clone(), generation: self.generation, remote: self.remote.clone(), env }
+  }
 }
 
 /// The lowest usable address of this thread's stack, if the platform says.

@@ -167,6 +167,162 @@ impl WasiContext {
 // ---------------------------------------------------------------------------
 // Running a WASI command off the JavaScript thread (`runWasiCommandAsync`).
 //
+/// A store's data that holds a WASI context and can say whether the call it
+/// runs must stop.
+pub(crate) trait WasiHost: Send + 'static {
+  /// The store's WASI context.
+  fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx;
+  /// Whether the running call must stop (a deadline, an interrupt, an abort,
+  /// the thread's teardown): the store's epoch test, usable while `wasi()`
+  /// is borrowed.
+  fn stop_probe(&self) -> Box<dyn Fn() -> bool>;
+}
+
+impl WasiHost for crate::store::StoreData {
+  fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+    // Filled from the WasiContext at instantiation; an empty one otherwise.
+    self.wasi.get_or_insert_with(|| WasiCtxBuilder::new().build_p1())
+  }
+
+  fn stop_probe(&self) -> Box<dyn Fn() -> bool> {
+    let probe = crate::store::StoreData::stop_probe(self);
+    Box::new(move || probe.must_stop())
+  }
+}
+
+/// Adds WASI preview1 to `linker` as
+/// [`add_to_linker_sync`](https://docs.rs/wasmtime-wasi/48.0.8/wasmtime_wasi/p1/fn.add_to_linker_sync.html)
+/// does, except for the two calls that can wait without end, which stop as
+/// the store's epoch checks would: `poll_oneoff` (a guest may ask to sleep
+/// 2^64 ns) and `fd_read` (an inherited stdin that never comes). Epochs are
+/// checked only while wasm runs, so without this a guest asleep in the host
+/// ignored deadlines, timeouts, aborts and `worker.terminate()`.
+/// `shadowing` is the linker's own setting, restored after.
+pub(crate) fn add_to_linker<T: WasiHost>(linker: &mut wasmtime::Linker<T>, shadowing: bool) -> wasmtime::Result<()> {
+  wasmtime_wasi::p1::add_to_linker_sync(linker, |d: &mut T| d.wasi())?;
+  linker.allow_shadowing(true);
+  let defined = define_waiting_calls(linker);
+  linker.allow_shadowing(shadowing);
+  defined
+}
+
+fn define_waiting_calls<T: WasiHost>(linker: &mut wasmtime::Linker<T>) -> wasmtime::Result<()> {
+  use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
+  linker.func_wrap(
+    "wasi_snapshot_preview1",
+    "poll_oneoff",
+    |mut caller: wasmtime::Caller<'_, T>, subs: i32, events: i32, n: i32, nevents: i32| -> wasmtime::Result<i32> {
+      with_wasi(&mut caller, |ctx, mem, stop| match sleep_only(mem, subs, events, n, nevents, stop)? {
+        Some(errno) => Ok(errno),
+        None => drive(p1::poll_oneoff(ctx, mem, subs, events, n, nevents), stop),
+      })
+    },
+  )?;
+  linker.func_wrap(
+    "wasi_snapshot_preview1",
+    "fd_read",
+    |mut caller: wasmtime::Caller<'_, T>, fd: i32, iovs: i32, len: i32, nread: i32| -> wasmtime::Result<i32> {
+      with_wasi(&mut caller, |ctx, mem, stop| drive(p1::fd_read(ctx, mem, fd, iovs, len, nread), stop))
+    },
+  )?;
+  Ok(())
+}
+
+/// Calls `f` with the store's WASI context, the guest's memory and the stop
+/// test, set up as wasmtime-wasi's own bindings do (wiggle's
+/// `wasmtime_integration`).
+fn with_wasi<T: WasiHost>(
+  caller: &mut wasmtime::Caller<'_, T>,
+  f: impl FnOnce(&mut wasmtime_wasi::p1::WasiP1Ctx, &mut wiggle::GuestMemory<'_>, &dyn Fn() -> bool) -> wasmtime::Result<i32>,
+) -> wasmtime::Result<i32> {
+  use wasmtime::AsContextMut;
+  use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
+  let stop = caller.data().stop_probe();
+  let fuel = caller.as_context_mut().hostcall_fuel();
+  let export = caller.get_export("memory");
+  let (mut mem, ctx) = match &export {
+    Some(wasmtime::Extern::Memory(m)) => {
+      let (mem, data) = m.data_and_store_mut(&mut *caller);
+      (wiggle::GuestMemory::Unshared(mem), data.wasi())
+    }
+    Some(wasmtime::Extern::SharedMemory(m)) => (wiggle::GuestMemory::Shared(m.data()), caller.data_mut().wasi()),
+    _ => return Err(wasmtime::format_err!("missing required memory export")),
+  };
+  ctx.set_hostcall_fuel(fuel);
+  f(ctx, &mut mem, &*stop)
+}
+
+/// Runs a WASI call to its end on wasmtime-wasi's runtime, as
+/// `add_to_linker_sync` does; but while the call waits, asks `stop` each
+/// engine tick and, once it says so, drops the call (its temporary pollables
+/// and streams go with it) and traps with `interrupt`.
+fn drive<R, E: Into<wasmtime::Error>>(call: impl std::future::Future<Output = std::result::Result<R, E>>, stop: &dyn Fn() -> bool) -> wasmtime::Result<R> {
+  use std::task::Poll;
+  wasmtime_wasi::runtime::in_tokio(async {
+    let mut call = std::pin::pin!(call);
+    let mut tick: Option<tokio::time::Interval> = None;
+    std::future::poll_fn(|cx| {
+      if let Poll::Ready(r) = call.as_mut().poll(cx) {
+        return Poll::Ready(r.map_err(Into::into));
+      }
+      // The call waits: check now and each tick after. (Calls that do not
+      // wait never make the timer.)
+      let tick = tick.get_or_insert_with(|| tokio::time::interval(crate::engine::TICK));
+      while tick.poll_tick(cx).is_ready() {
+        if stop() {
+          return Poll::Ready(Err(wasmtime::Trap::Interrupt.into()));
+        }
+      }
+      Poll::Pending
+    })
+    .await
+  })
+}
+
+/// `poll_oneoff` on one relative clock, a plain sleep: wasmtime-wasi sleeps
+/// through it with `std::thread::sleep` when blocking is allowed (as it is
+/// here), where nothing can stop it. This sleeps as long, a tick at a time,
+/// asking `stop` between, and writes the same event. `None` for any other
+/// call, or one whose subscription cannot be read (wasmtime-wasi's call then
+/// reports that, before it waits).
+fn sleep_only(mem: &mut wiggle::GuestMemory<'_>, subs: i32, events: i32, n: i32, nevents: i32, stop: &dyn Fn() -> bool) -> wasmtime::Result<Option<i32>> {
+  use wasmtime_wasi::p1::types;
+  use wiggle::GuestPtr;
+  if n != 1 {
+    return Ok(None);
+  }
+  let Ok(sub) = mem.read(GuestPtr::<types::Subscription>::new(subs as u32)) else {
+    return Ok(None);
+  };
+  let types::SubscriptionU::Clock(clock) = sub.u else {
+    return Ok(None);
+  };
+  if clock.flags.contains(types::Subclockflags::SUBSCRIPTION_CLOCK_ABSTIME) {
+    return Ok(None);
+  }
+  // No end that an Instant can hold: until stopped.
+  let end = std::time::Instant::now().checked_add(std::time::Duration::from_nanos(clock.timeout));
+  loop {
+    if stop() {
+      return Err(wasmtime::Trap::Interrupt.into());
+    }
+    let left = end.map_or(crate::engine::TICK, |end| end.saturating_duration_since(std::time::Instant::now()));
+    if left.is_zero() {
+      break;
+    }
+    std::thread::sleep(left.min(crate::engine::TICK));
+  }
+  let event = types::Event {
+    userdata: sub.userdata,
+    error: types::Errno::Success,
+    type_: types::Eventtype::Clock,
+    fd_readwrite: types::EventFdReadwrite { flags: types::Eventrwflags::empty(), nbytes: 1 },
+  };
+  mem.write(GuestPtr::<types::Event>::new(events as u32), event)?;
+  mem.write(GuestPtr::<types::Size>::new(nevents as u32), 1)?;
+  Ok(Some(types::Errno::Success as i32))
+}
+
 // The guest runs on a pool thread (pool.rs) in a store of its own, made there.
 // Everything it sends back (output chunks, then the outcome) goes through one
 // thread-safe function, so JavaScript sees the chunks in order and before the
@@ -213,6 +369,8 @@ struct Run {
   /// waits (`wait_for_room`) while this is above `STREAM_WINDOW`.
   in_flight: std::sync::Mutex<usize>,
   room: std::sync::Condvar,
+  /// `timeout` as an instant: the guest traps with `interrupt` past it.
+  deadline: Option<std::time::Instant>,
 }
 
 const WAITING: u8 = 0;
@@ -223,11 +381,16 @@ const CANCELLED: u8 = 2;
 const STREAM_WINDOW: usize = 8 << 20;
 
 impl Run {
+  /// Aborted (by JavaScript or the environment's teardown), or out of time.
+  fn must_stop(&self) -> bool {
+    self.abort.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| std::time::Instant::now() >= d)
+  }
+
   /// Waits while too much streamed output is on its way to JavaScript, unless
   /// the run is stopping.
   fn wait_for_room(&self) {
     let mut n = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    while *n > STREAM_WINDOW && !self.abort.load(Ordering::Relaxed) {
+    while *n > STREAM_WINDOW && !self.must_stop() {
       n = match self.room.wait_timeout(n, std::time::Duration::from_millis(50)) {
         Ok((n, _)) => n,
         Err(p) => p.into_inner().0,
@@ -461,6 +624,18 @@ impl WasiRun {
 struct RunData {
   wasi: wasmtime_wasi::p1::WasiP1Ctx,
   limits: wasmtime::StoreLimits,
+  run: Arc<Run>,
+}
+
+impl WasiHost for RunData {
+  fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+    &mut self.wasi
+  }
+
+  fn stop_probe(&self) -> Box<dyn Fn() -> bool> {
+    let run = self.run.clone();
+    Box::new(move || run.must_stop())
+  }
 }
 
 /// Starts `module`'s `_start` on a pool thread. `callback(kind, value)` gets
@@ -507,6 +682,7 @@ pub fn run_wasi_command_async(
     state: std::sync::atomic::AtomicU8::new(WAITING),
     in_flight: std::sync::Mutex::new(0),
     room: std::sync::Condvar::new(),
+    deadline,
   });
   let hook = Arc::into_raw(run_state.clone());
   // SAFETY: a cleanup hook on the current env; its argument is the Arc just
@@ -535,7 +711,7 @@ pub fn run_wasi_command_async(
   let hook_ptr = hook.0;
   let job_run = run_state.clone();
   engine.pool.spawn(move || {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&wasm, ctx, limits, fuel, deadline, epochs, job_run.clone())))
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_command(&wasm, ctx, limits, fuel, epochs, job_run.clone())))
       .unwrap_or_else(|_| Err(Failure::Setup(error::PANIC, "the WASI run panicked inside the native addon; please report this".into())));
     let outcome = outcome.map(|code| (code, stdout.map(|p| p.contents().to_vec()), stderr.map(|p| p.contents().to_vec())));
     // The module (its store is gone already) before the memory its code runs
@@ -556,17 +732,16 @@ fn run_command(
   wasi: wasmtime_wasi::p1::WasiP1Ctx,
   limits: wasmtime::StoreLimits,
   fuel: Option<u64>,
-  deadline: Option<std::time::Instant>,
   epochs: bool,
   run: Arc<Run>,
 ) -> std::result::Result<i32, Failure> {
   // Aborted, or out of time, while it waited in the queue: do not start.
   let cancelled = run.state.compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire).is_err();
-  if cancelled || run.abort.load(Ordering::Relaxed) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+  if cancelled || run.must_stop() {
     return Err(Failure::Wasm(wasmtime::Trap::Interrupt.into()));
   }
   let engine = module.engine();
-  let mut store = wasmtime::Store::new(engine, RunData { wasi, limits });
+  let mut store = wasmtime::Store::new(engine, RunData { wasi, limits, run });
   store.limiter(|d| &mut d.limits);
   match (store.get_fuel().is_ok(), fuel) {
     (true, Some(f)) => {
@@ -579,8 +754,8 @@ fn run_command(
     (false, None) => {}
   }
   if epochs {
-    store.epoch_deadline_callback(move |_| {
-      if run.abort.load(Ordering::Relaxed) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+    store.epoch_deadline_callback(|cx| {
+      if cx.data().run.must_stop() {
         return Err(wasmtime::Trap::Interrupt.into());
       }
       Ok(wasmtime::UpdateDeadline::Continue(1))
@@ -588,7 +763,7 @@ fn run_command(
     store.set_epoch_deadline(1);
   }
   let mut linker: wasmtime::Linker<RunData> = wasmtime::Linker::new(engine);
-  wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |d: &mut RunData| &mut d.wasi)
+  add_to_linker(&mut linker, false)
     .map_err(|e| Failure::Setup(error::LINK, format!("cannot define WASI: {}", error::chain(&e))))?;
   let instance = linker
     .instantiate(&mut store, module)
