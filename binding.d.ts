@@ -819,9 +819,12 @@ export interface TypeDesc {
 
 /** Options of `new WasiContext(options)`. */
 export interface WasiOptions {
-  /** argv, including argv[0]. */
+  /** argv, including argv[0] (no NUL characters). */
   args?: Array<string>
-  /** Environment variables (none unless given). */
+  /**
+   * Environment variables (none unless given): names non-empty, without
+   * `=`; no NUL characters.
+   */
   env?: Record<string, string>
   /**
    * Guest path to host directory: `{ '/': '/srv/root' }` or

@@ -435,6 +435,13 @@ coded(() => new Engine({ optLevel: 3 }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeEr
 coded(() => new Store(undefined, { memroySize: 1 }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
 coded(() => new WasiContext({ stdin: 'inhert' }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
 coded(() => new WasiContext({ stdot: 'capture' }), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+// What a guest's NUL-terminated argv and NAME=VALUE environment would cut or split.
+for (const o of [{ args: ['a', 'b\\0c'] }, { env: { 'A=B': '1' } }, { env: { 'A\\0': '1' } }, { env: { '': '1' } }, { env: { A: 'x\\0y' } }]) {
+  coded(() => new WasiContext(o), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+  await assert.rejects(wn.runWasiCommandAsync(new Module('(module (func (export "_start")))'), o), { code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+}
+assert.match((() => { try { new WasiContext({ args: ['a', 'b\\0c'] }) } catch (e) { return e.message } })(), /args\\[1\\] contains a NUL/)
+assert.doesNotThrow(() => new WasiContext({ args: ['a', 'b=c'], env: { A: 'x=y', B: '' } }))
 coded(() => new Linker().func('env', 'f', { params: ['i33'], results: [] }, () => {}), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
 coded(() => Module.deserialize(42), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
 coded(() => store.setDeadline('soon'), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)

@@ -31,9 +31,10 @@ pub struct PreopenDesc {
 #[napi(object)]
 #[derive(Default)]
 pub struct WasiOptions {
-  /// argv, including argv[0].
+  /// argv, including argv[0] (no NUL characters).
   pub args: Option<Vec<String>>,
-  /// Environment variables (none unless given).
+  /// Environment variables (none unless given): names non-empty, without
+  /// `=`; no NUL characters.
   pub env: Option<HashMap<String, String>>,
   /// Guest path to host directory: `{ '/': '/srv/root' }` or
   /// `{ '/data': { path: '/srv/data', readonly: true } }`.
@@ -77,11 +78,23 @@ pub(crate) type Sink = Option<ChunkSink>;
 fn build(env: &Env, o: WasiOptions, sinks: [Sink; 2]) -> Result<(wasmtime_wasi::p1::WasiP1Ctx, Option<MemoryOutputPipe>, Option<MemoryOutputPipe>)> {
   let mut b = WasiCtxBuilder::new();
   b.allow_blocking_current_thread(true);
+  // The guest gets NUL-terminated strings, and its environment as KEY=VALUE:
+  // what would be cut or split there is refused here.
+  let refuse = |what: String| throw(env, Kind::Type, error::INVALID_ARGUMENT, &what);
   if let Some(args) = &o.args {
+    if let Some(i) = args.iter().position(|a| a.contains('\0')) {
+      return Err(refuse(format!("WASI args[{i}] contains a NUL character, where the guest's argv string would end; remove it")));
+    }
     b.args(args);
   }
   if let Some(vars) = &o.env {
     for (k, v) in vars {
+      if k.is_empty() || k.contains(['=', '\0']) {
+        return Err(refuse(format!("WASI env name {k:?} is empty or contains '=' or a NUL character; the guest reads each variable as NAME=VALUE, so give a name without them")));
+      }
+      if v.contains('\0') {
+        return Err(refuse(format!("WASI env value of {k:?} contains a NUL character, where the guest's string would end; remove it")));
+      }
       b.env(k, v);
     }
   }
