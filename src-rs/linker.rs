@@ -24,16 +24,21 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 /// Says which store option to raise when instantiation hit a store limit.
-fn limit_hint(e: &wasmtime::Error) -> &'static str {
+fn limit_hint(e: &wasmtime::Error) -> String {
   let text = error::chain(e);
   if text.contains("concurrent limit") {
-    "; the engine's pooling limits were reached: dispose the stores you no longer need, or raise them in `new Engine({ pooling: { totalCoreInstances, totalMemories, totalTables } })`"
+    "; the engine's pooling limits were reached: dispose the stores you no longer need, or raise them in `new Engine({ pooling: { totalCoreInstances, totalMemories, totalTables } })`".into()
   } else if text.contains("table") && text.contains("exceeds") {
-    "; raise the store's `tableElements` limit in `new Store(engine, { tableElements })` if this module is trusted"
+    "; raise the store's `tableElements` limit in `new Store(engine, { tableElements })` if this module is trusted".into()
   } else if text.contains("exceeds") || text.contains("limit") {
-    "; a store limit was reached: see the options of `new Store(engine, options)`"
+    "; a store limit was reached: see the options of `new Store(engine, options)`".into()
+  } else if text.contains("mmap failed to reserve") {
+    let alive = crate::store::LIVE_STORES.load(std::sync::atomic::Ordering::Relaxed);
+    format!(
+      "; the address space is full of linear-memory reservations ({alive} stores alive, each memory reserving GiBs). A disposed store whose `memory.buffer` view is still alive keeps its memory until the view is collected, which happens only once the event loop turns: let a long synchronous loop yield (await), or use `new Engine({{ pooling }})`, whose memories come from a fixed set of slots"
+    )
   } else {
-    ""
+    String::new()
   }
 }
 
