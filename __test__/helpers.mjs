@@ -91,12 +91,12 @@ export function precompiledPath(id, engine) {
  * the test's own process) and resolves with its exit code, signal and output.
  * Killed after `timeout` ms. Its stdin is `/dev/null`, or with `stdin: 'pipe'`
  * a pipe that never delivers anything; `addressSpaceGiB` caps its address
- * space (POSIX only).
+ * space (Linux only).
  */
 export function runNode(args, { env = {}, timeout = 120_000, stdin = 'ignore', addressSpaceGiB } = {}) {
   return new Promise((resolve) => {
     const node = [process.execPath, '--expose-gc', ...args]
-    // A smaller address space (POSIX shells' `ulimit -v`, in KiB), to run out of it quickly.
+    // A smaller address space (`ulimit -v`, in KiB), to run out of it quickly.
     const argv = addressSpaceGiB ? ['sh', '-c', 'ulimit -v "$0" && exec "$@"', String(addressSpaceGiB * 1024 * 1024), ...node] : node
     // stdin 'pipe': a pipe that stays open, never written, until the child ends.
     const p = spawn(argv[0], argv.slice(1), { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, ...env } })
