@@ -177,9 +177,6 @@ impl WasiContext {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Running a WASI command off the JavaScript thread (`runWasiCommandAsync`).
-//
 /// A store's data that holds a WASI context and can say whether the call it
 /// runs must stop.
 pub(crate) trait WasiHost: Send + 'static {
@@ -336,6 +333,9 @@ fn sleep_only(mem: &mut wiggle::GuestMemory<'_>, subs: i32, events: i32, n: i32,
   Ok(Some(types::Errno::Success as i32))
 }
 
+// ---------------------------------------------------------------------------
+// Running a WASI command off the JavaScript thread (`runWasiCommandAsync`).
+//
 // The guest runs on a pool thread (pool.rs) in a store of its own, made there.
 // Everything it sends back (output chunks, then the outcome) goes through one
 // thread-safe function, so JavaScript sees the chunks in order and before the
