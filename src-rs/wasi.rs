@@ -190,8 +190,10 @@ pub(crate) trait WasiHost: Send + 'static {
 
 impl WasiHost for crate::store::StoreData {
   fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
-    // Filled from the WasiContext at instantiation; an empty one otherwise.
-    self.wasi.get_or_insert_with(|| WasiCtxBuilder::new().build_p1())
+    // Filled from the WasiContext at instantiation; otherwise an empty one,
+    // which blocks its thread as `build` lets every context do (so that
+    // `sleep_only` answers as wasmtime-wasi would for it).
+    self.wasi.get_or_insert_with(|| WasiCtxBuilder::new().allow_blocking_current_thread(true).build_p1())
   }
 
   fn stop_probe(&self) -> Box<dyn Fn() -> bool> {
@@ -275,9 +277,13 @@ fn drive<R, E: Into<wasmtime::Error>>(call: impl std::future::Future<Output = st
       if let Poll::Ready(r) = call.as_mut().poll(cx) {
         return Poll::Ready(r.map_err(Into::into));
       }
-      // The call waits: check now and each tick after. (Calls that do not
-      // wait never make the timer.)
-      let tick = tick.get_or_insert_with(|| tokio::time::interval(crate::engine::TICK));
+      // The call waits: check a tick from now, and each tick after. (Calls
+      // that do not wait never make the timer; one that only yields once,
+      // as a poll of a clock already past does, never runs the check.)
+      let tick = tick.get_or_insert_with(|| {
+        let period = crate::engine::TICK;
+        tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+      });
       while tick.poll_tick(cx).is_ready() {
         if stop() {
           return Poll::Ready(Err(wasmtime::Trap::Interrupt.into()));
