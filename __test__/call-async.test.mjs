@@ -5,7 +5,7 @@ import { readFile, writeFile, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine, Instance, Linker, Module, Store, WasmTrap, stats } from '../index.mjs'
-import { childModule, runNode } from './helpers.mjs'
+import { childModule, linuxOnly, runNode } from './helpers.mjs'
 
 const WAT = `(module
   (import "host" "get" (func $get (param i32) (result i32)))
@@ -487,7 +487,6 @@ test('a guest waiting for a host Promise keeps the process alive until the Promi
 })
 
 // Linux: threads are counted in /proc/self/task.
-const linuxOnly = process.platform === 'linux' ? test : test.skip
 linuxOnly('a pool whose threads all wait for host Promises adds one, and the extra thread ends once idle', async (t) => {
   const child = `
     import { readdirSync } from 'node:fs'

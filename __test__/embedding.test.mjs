@@ -4,8 +4,7 @@ import test from 'ava'
 import {
   Engine, Module, Store, Instance, Linker, Memory, Table, Global, WasmTrap, stats,
 } from '../index.mjs'
-import { closeSync, openSync, readSync } from 'node:fs'
-import { binding, gcUntil, settle } from './helpers.mjs'
+import { binding, gcUntil, linuxOnly, pagemap, settle } from './helpers.mjs'
 
 const HOST_WAT = `(module
   (import "env" "add1" (func $add1 (param i32) (result i32)))
@@ -498,21 +497,8 @@ test('pooling with memoryKeepResident and tableKeepResident resets reused slots 
 })
 
 /** How many of the `len` bytes from `address` are in RAM (Linux: /proc/self/pagemap, bit 63). */
-const residentPages = (address, len) => {
-  const page = binding.pageSize()
-  const entries = Buffer.alloc((len / page) * 8)
-  const fd = openSync('/proc/self/pagemap', 'r')
-  try {
-    readSync(fd, entries, 0, entries.length, (address / page) * 8)
-  } finally {
-    closeSync(fd)
-  }
-  let n = 0
-  for (let i = 0; i < entries.length; i += 8) n += Number(entries.readBigUInt64LE(i) >> 63n)
-  return n
-}
+const residentPages = (address, len) => pagemap(address, len / binding.pageSize()).reduce((n, e) => n + Number(e >> 63n), 0)
 
-const linuxOnly = process.platform === 'linux' ? test : test.skip
 linuxOnly('memoryKeepResident keeps that many bytes of a freed memory in RAM, and without it every page is given back', async (t) => {
   const page = binding.pageSize()
   for (const keep of [0, 256 << 10]) {

@@ -1,6 +1,7 @@
 // Shared helpers for the ava suites.
+import test from 'ava'
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, mkdirSync, writeFileSync, renameSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readSync, mkdirSync, writeFileSync, renameSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
@@ -9,6 +10,26 @@ import { fileURLToPath } from 'node:url'
 const require = createRequire(import.meta.url)
 /** The raw native binding, for address checks that the public API does not offer. */
 export const binding = require('../binding.js')
+
+/** `test` on Linux, `test.skip` elsewhere (for /proc and `ulimit -v`). */
+export const linuxOnly = process.platform === 'linux' ? test : test.skip
+
+/**
+ * The /proc/self/pagemap entries (Linux) of the `pages` pages from
+ * `address`: bit 63 says present, bits 0-54 the physical frame (0 without
+ * CAP_SYS_ADMIN).
+ */
+export function pagemap(address, pages) {
+  const page = binding.pageSize()
+  const entries = Buffer.alloc(pages * 8)
+  const fd = openSync('/proc/self/pagemap', 'r')
+  try {
+    readSync(fd, entries, 0, entries.length, Math.floor(address / page) * 8)
+  } finally {
+    closeSync(fd)
+  }
+  return Array.from({ length: pages }, (_, i) => entries.readBigUInt64LE(i * 8))
+}
 
 /** Where ../shared/corpus/fetch.sh put the real modules (scripts/corpus.sh). */
 export const corpusDir = process.env.CORPUS || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'wasmtime-napi-corpus')
@@ -114,11 +135,14 @@ export function runNode(args, { env = {}, timeout = 120_000, stdin = 'ignore', a
   })
 }
 
+/** The package's ES module entry, as a quoted string for generated code. */
+export const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
+
 /**
  * Runs `body` as an ES module in a child process, with the package's exports
  * as `wn`: for cases that could crash the process, or that watch it end.
+ * `args` go to node before the module; the other options are `runNode`'s.
  */
-export function childModule(body, { env = {}, timeout = 60_000 } = {}) {
-  const entry = JSON.stringify(fileURLToPath(new URL('../index.mjs', import.meta.url)))
-  return runNode(['--input-type=module', '-e', `import * as wn from ${entry}\n${body}`], { env, timeout })
+export function childModule(body, { args = [], timeout = 60_000, ...options } = {}) {
+  return runNode([...args, '--input-type=module', '-e', `import * as wn from ${entry}\n${body}`], { timeout, ...options })
 }

@@ -2,14 +2,14 @@
 import test from 'ava'
 import { createHash, randomBytes } from 'node:crypto'
 import { constants as bufferConstants } from 'node:buffer'
-import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execFileSync } from 'node:child_process'
 import { Worker, MessageChannel } from 'node:worker_threads'
 import { Engine, Module, Store, Instance, alignedBuffer, readPrecompiled, readPrecompiledSync, stats, pageSize, inspectArtifact } from '../index.mjs'
-import { ARITH_WAT, binding, gcUntil, corpusModule, settle, runNode } from './helpers.mjs'
+import { ARITH_WAT, binding, gcUntil, corpusModule, settle, runNode, pagemap, linuxOnly } from './helpers.mjs'
 
 const engine = Engine.default
 const artifact = engine.precompileModule(ARITH_WAT)
@@ -25,16 +25,7 @@ const aligned = (bytes) => {
  * The physical page frame behind `address`, or 0n where the kernel does not
  * tell (frame numbers in /proc/self/pagemap need CAP_SYS_ADMIN).
  */
-const frameOf = (address) => {
-  const fd = openSync('/proc/self/pagemap', 'r')
-  try {
-    const entry = Buffer.alloc(8)
-    readSync(fd, entry, 0, 8, Math.floor(address / pageSize) * 8)
-    return entry.readBigUInt64LE() & ((1n << 55n) - 1n)
-  } finally {
-    closeSync(fd)
-  }
-}
+const frameOf = (address) => pagemap(address, 1)[0] & ((1n << 55n) - 1n)
 
 /**
  * Loads `buf` raw and checks the code runs from its own memory, not a copy:
@@ -402,7 +393,7 @@ const thp = process.platform === 'linux' && existsSync('/sys/kernel/mm/transpare
 // reach the module: not its data segment, not its unwind information, not its
 // code. Before the pages moved, the data segment read "EVIL..." and an
 // overwritten .eh_frame crashed the process at the next unwind.
-;(process.platform === 'linux' ? test : test.skip)('a write into the buffer still in flight when deserializeRaw takes it over lands nowhere the module reads', async (t) => {
+linuxOnly('a write into the buffer still in flight when deserializeRaw takes it over lands nowhere the module reads', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-'))
   const child = `
     const { Engine, Module, Store, Instance } = require(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))})

@@ -1,6 +1,6 @@
 // npm run bench (fifth part): cold start of a large real tool beyond the
 // corpus. clang from @yowasp/clang (a WASI preview1 command: 72 MiB of wasm, a
-// 200+ MB artifact), fetched once from the npm registry into the cache and
+// 200+ MiB artifact), fetched once from the npm registry into the cache and
 // checked against a pinned sha256. Each side is a fresh `node` process timed
 // from spawn to exit, as in cold.mjs: ours (precompiled, raw-loaded from the
 // copying reader or the mapping reader) against node:wasi (compile and run).

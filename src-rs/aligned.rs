@@ -45,7 +45,8 @@ pub(crate) struct Region {
 // is governed by the ArrayBuffer lent to JavaScript (its thread) and, after
 // `deserializeRaw`, by nobody (it is code).
 unsafe impl Send for Region {}
-// SAFETY: as for `Send`: `Region` itself has no interior mutability.
+// SAFETY: as for `Send`; `Region`'s only interior mutability is the atomic
+// `taken_over`.
 unsafe impl Sync for Region {}
 
 /// Live regions by start address, so `deserializeRaw` can tell the package's

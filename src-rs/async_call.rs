@@ -339,9 +339,7 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
     let outcome = Outcome { store, result, holds };
     job_link.channel.finish(Some(Box::new(move |env| complete(env, hook, outcome))));
   });
-  shared.set_current(Some(link.clone()));
   if let Err(why) = spawned {
-    shared.set_current(None);
     // Nothing runs: undo. The store comes back from where it was parked for
     // the job, and the call says why.
     // SAFETY: the hook has not run; its box is taken back once.
@@ -355,6 +353,7 @@ fn start(env: &Env, shared: &StoreShared, q: Queued) -> Result<()> {
     flight.link.channel.finish(None);
     return Err(throw(env, Kind::Error, error::INTERNAL, &format!("cannot start callAsync: {why}")));
   }
+  shared.set_current(Some(link));
   Ok(())
 }
 
@@ -448,18 +447,14 @@ fn complete(env: &Env, hook: HookArg, outcome: Outcome) {
   };
   drop(holds);
   match settled {
-    // SAFETY: our deferred, settled once, with a value of this env. Node 20
-    // leaves an exception pending when `v` is an object whose `then` getter
-    // throws (the Promise is rejected with it all the same); it is cleared
-    // here, where nothing could catch it.
-    Ok(v) => unsafe {
-      sys::napi_resolve_deferred(raw, flight.deferred, v);
-      let mut pending = false;
-      if sys::napi_is_exception_pending(raw, &mut pending) == sys::Status::napi_ok && pending {
-        let mut exc = ptr::null_mut();
-        sys::napi_get_and_clear_last_exception(raw, &mut exc);
-      }
-    },
+    Ok(v) => {
+      // SAFETY: our deferred, settled once, with a value of this env.
+      unsafe { sys::napi_resolve_deferred(raw, flight.deferred, v) };
+      // Node 20 leaves an exception pending when `v` is an object whose
+      // `then` getter throws (the Promise is rejected with it all the same):
+      // cleared here, where nothing could catch it.
+      crate::error::take_pending(raw);
+    }
     Err(_) => reject_pending(raw, flight.deferred),
   }
   pump(env, shared);

@@ -130,7 +130,9 @@ fn whole(what: &str, unit: &str, min: u64, max: u64, v: Option<f64>) -> std::res
 /// `v` as JavaScript prints it, near enough for an error message: 1e+300
 /// rather than all 301 digits.
 fn js_number(v: f64) -> String {
-  if v.abs() >= 1e21 {
+  if v.is_infinite() {
+    (if v > 0.0 { "Infinity" } else { "-Infinity" }).to_string()
+  } else if v.abs() >= 1e21 {
     format!("{v:e}").replace('e', "e+")
   } else {
     format!("{v}")

@@ -98,6 +98,20 @@ unsafe fn js_string(env: sys::napi_env, s: &str) -> sys::napi_value {
 }
 
 /// Formats a wasmtime error with its whole cause chain on one line.
+/// Takes (and clears) the exception pending on `raw`, if any.
+pub(crate) fn take_pending(raw: sys::napi_env) -> Option<sys::napi_value> {
+  let mut pending = false;
+  let mut exc = ptr::null_mut();
+  // SAFETY: this env's pending exception, taken once.
+  unsafe {
+    sys::napi_is_exception_pending(raw, &mut pending);
+    if !pending || sys::napi_get_and_clear_last_exception(raw, &mut exc) != sys::Status::napi_ok || exc.is_null() {
+      return None;
+    }
+  }
+  Some(exc)
+}
+
 pub(crate) fn chain(e: &wasmtime::Error) -> String {
   format!("{e:#}")
 }

@@ -250,17 +250,10 @@ impl HostFunc {
   /// the store, to be rethrown to the JavaScript caller of wasm once the wasm
   /// frames have unwound.
   pub(crate) fn pending_into(&self, caller: &mut wasmtime::Caller<'_, StoreData>) -> CallFailure {
-    let raw = self.env;
-    let mut pending = false;
-    let mut exc = ptr::null_mut();
-    // SAFETY: this env's pending exception, taken once.
-    unsafe {
-      sys::napi_is_exception_pending(raw, &mut pending);
-      if !pending || sys::napi_get_and_clear_last_exception(raw, &mut exc) != sys::Status::napi_ok || exc.is_null() {
-        return CallFailure::Host(format!("host function {} failed", self.name));
-      }
+    match crate::error::take_pending(self.env) {
+      Some(exc) => rethrow_later(self.env, caller, exc, &self.name),
+      None => CallFailure::Host(format!("host function {} failed", self.name)),
     }
-    rethrow_later(raw, caller, exc, &self.name)
   }
 
   fn pending_or(&self, msg: &str) -> CallFailure {

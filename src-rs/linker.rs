@@ -23,10 +23,11 @@ use napi_derive::napi;
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// Says which store option to raise when instantiation hit a store limit.
+/// Says what to do when instantiation hit a limit: which pooling or store
+/// option to raise, or that the address space is full of memories.
 fn limit_hint(e: &wasmtime::Error) -> String {
   let text = error::chain(e);
-  if text.contains("concurrent limit") {
+  if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
     "; the engine's pooling limits were reached: dispose the stores you no longer need, or raise them in `new Engine({ pooling: { totalCoreInstances, totalMemories, totalTables } })`".into()
   } else if text.contains("table") && text.contains("exceeds") {
     "; raise the store's `tableElements` limit in `new Store(engine, { tableElements })` if this module is trusted".into()

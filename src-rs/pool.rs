@@ -90,14 +90,13 @@ impl Pool {
   pub(crate) fn spawn(&self, job: impl FnOnce() + Send + 'static) -> Result<(), String> {
     // The queue outlives the threads (`Inner` keeps its receiver), so a job
     // sent to a pool none of whose threads could start would wait forever.
-    if self.inner.counts().0 == 0 {
-      self.inner.add_thread();
-      if self.inner.counts().0 == 0 {
-        return Err("the thread pool has no threads (the system refused to start one)".to_string());
-      }
+    let none = self.inner.counts().0 == 0;
+    if none && !self.inner.add_thread() {
+      return Err("the thread pool has no threads (the system refused to start one)".to_string());
     }
     let tx = self.jobs.lock().map_err(|_| "the thread pool is unusable after a panic".to_string())?;
-    tx.send(Box::new(job)).map_err(|_| "the thread pool has no threads".to_string())
+    // Cannot fail while `Inner` (held here) keeps the receiver.
+    tx.send(Box::new(job)).map_err(|_| "the thread pool's queue is closed".to_string())
   }
 }
 
@@ -106,9 +105,9 @@ impl Inner {
     self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
   }
 
-  /// Starts one more thread. A thread that cannot be made leaves the pool
-  /// smaller; jobs still run as long as one exists.
-  fn add_thread(self: &Arc<Self>) {
+  /// Starts one more thread, and says whether it could. A thread that cannot
+  /// be made leaves the pool smaller; jobs still run as long as one exists.
+  fn add_thread(self: &Arc<Self>) -> bool {
     let inner = self.clone();
     let mut counts = self.counts();
     let n = counts.0;
@@ -119,6 +118,7 @@ impl Inner {
     if spawned.is_ok() {
       counts.0 += 1;
     }
+    spawned.is_ok()
   }
 
   fn work(&self) {

@@ -257,8 +257,22 @@ pub(crate) fn noop_fn(env: sys::napi_env) -> sys::napi_value {
 }
 
 /// False when the thread's environment is being torn down (`worker.terminate()`,
-/// `process.exit()`): V8 then refuses to run JavaScript.
+/// `process.exit()`): V8 then refuses to run JavaScript. Its handles live in
+/// a scope of its own, so a caller that asks every tick of a long run or
+/// sleep does not pile them up in its own scope.
 pub(crate) fn js_can_run(env: sys::napi_env) -> bool {
+  let mut scope = ptr::null_mut();
+  // SAFETY: this thread's env.
+  let opened = unsafe { sys::napi_open_handle_scope(env, &mut scope) } == sys::Status::napi_ok;
+  let can = call_probe(env);
+  if opened {
+    // SAFETY: the scope opened just above, closed once.
+    unsafe { sys::napi_close_handle_scope(env, scope) };
+  }
+  can
+}
+
+fn call_probe(env: sys::napi_env) -> bool {
   let probe = noop_fn(env);
   let mut recv = ptr::null_mut();
   let mut out = ptr::null_mut();
@@ -287,62 +301,59 @@ pub(crate) fn js_can_run(env: sys::napi_env) -> bool {
 /// trap with `interrupt` past the store's deadline, or when the thread is
 /// being torn down; otherwise check again next tick.
 fn on_epoch(cx: StoreContextMut<'_, StoreData>) -> wasmtime::Result<wasmtime::UpdateDeadline> {
-  if cx.data().stop_probe().must_stop() {
+  let d = cx.data();
+  if must_stop(d.deadline, &d.interrupts, d.generation, d.remote.as_deref(), d.js_env()) {
     return Err(wasmtime::Trap::Interrupt.into());
   }
   Ok(wasmtime::UpdateDeadline::Continue(1))
 }
 
-/// Whether the call a store is running must stop, answered without the store:
-/// WASI's waiting calls (wasi.rs) ask it while they hold the store's data.
+/// Whether a store's running call must stop: past the store's deadline,
+/// interrupted since the call began, or its thread's environment is being
+/// torn down (off the JavaScript thread, the call's `remote` flag says so;
+/// on it, a probe of `env`).
+fn must_stop(deadline: Option<Instant>, interrupts: &AtomicU64, generation: u64, remote: Option<&crate::async_call::Link>, env: sys::napi_env) -> bool {
+  if deadline.is_some_and(|d| Instant::now() >= d) || interrupts.load(Ordering::Relaxed) != generation {
+    return true;
+  }
+  match remote {
+    Some(link) => link.stopped(),
+    None => !js_can_run(env),
+  }
+}
+
+/// `must_stop`'s arguments, owned: WASI's waiting calls (wasi.rs) ask it
+/// while they hold the store's data.
 pub(crate) struct StopProbe {
   deadline: Option<Instant>,
   interrupts: Arc<AtomicU64>,
   generation: u64,
-  /// Off the JavaScript thread: the call's own flag says whether its
-  /// environment is going away.
   remote: Option<Arc<crate::async_call::Link>>,
-  /// On the JavaScript thread: its environment, to probe.
   env: sys::napi_env,
 }
 
-impl StopProbe {
-  /// Past the store's deadline, interrupted since the call began, or the
-  /// thread's environment is being torn down.
-  pub(crate) fn must_stop(&self) -> bool {
-    if self.deadline.is_some_and(|d| Instant::now() >= d) || self.interrupts.load(Ordering::Relaxed) != self.generation {
-      return true;
-    }
-    match &self.remote {
-      Some(link) => link.stopped(),
-      None => {
-        // A scope of its own, so that a long run or sleep checking every
-        // tick does not pile handles up in the caller's scope.
-        let mut scope = ptr::null_mut();
-        // SAFETY: this thread's env, which is running the store's call.
-        let opened = unsafe { sys::napi_open_handle_scope(self.env, &mut scope) } == sys::Status::napi_ok;
-        let stop = !js_can_run(self.env);
-        if opened {
-          // SAFETY: the scope opened just above, closed once.
-          unsafe { sys::napi_close_handle_scope(self.env, scope) };
-        }
-        stop
-      }
-    }
+impl crate::wasi::StopTest for StopProbe {
+  fn must_stop(&self) -> bool {
+    must_stop(self.deadline, &self.interrupts, self.generation, self.remote.as_deref(), self.env)
   }
 }
 
 impl StoreData {
-  /// The stop test of the call this store is running (called only then, on
-  /// the thread running it).
-  pub(crate) fn stop_probe(&self) -> StopProbe {
-    let env = match &self.remote {
+  /// The JavaScript thread's env while a call runs there; null while it runs
+  /// on a pool thread (`remote`).
+  fn js_env(&self) -> sys::napi_env {
+    match &self.remote {
       Some(_) => ptr::null_mut(),
       // SAFETY: `shared` points at the live StoreShared that owns this store,
       // which is running a call on its own thread (no `remote`).
       None => unsafe { &*self.shared }.env,
-    };
-    StopProbe { deadline: self.deadline, interrupts: self.interrupts.clone(), generation: self.generation, remote: self.remote.clone(), env }
+    }
+  }
+
+  /// The stop test of the call this store is running (taken only then, on
+  /// the thread running it).
+  pub(crate) fn stop_probe(&self) -> StopProbe {
+    StopProbe { deadline: self.deadline, interrupts: self.interrupts.clone(), generation: self.generation, remote: self.remote.clone(), env: self.js_env() }
   }
 }
 
@@ -548,20 +559,11 @@ impl StoreShared {
     // The call that just ended may have failed: its exception, still pending
     // for its caller, is set aside while the queued calls start (a start that
     // fails rejects its own Promise with its own exception), then thrown again.
-    let raw = env.raw();
-    let mut pending = false;
-    let mut exception = ptr::null_mut();
-    // SAFETY: the current call's env; the exception taken is thrown again below.
-    unsafe {
-      sys::napi_is_exception_pending(raw, &mut pending);
-      if pending {
-        sys::napi_get_and_clear_last_exception(raw, &mut exception);
-      }
-    }
+    let exception = crate::error::take_pending(env.raw());
     crate::async_call::pump(env, self);
-    if pending {
+    if let Some(exception) = exception {
       // SAFETY: the exception taken above, on the same env and call.
-      unsafe { sys::napi_throw(raw, exception) };
+      unsafe { sys::napi_throw(env.raw(), exception) };
     }
   }
 

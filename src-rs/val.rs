@@ -33,7 +33,8 @@ pub(crate) struct JsRef {
 }
 
 // SAFETY: the reference is only read or deleted on `thread`, the thread of its
-// environment (checked in `get` and `drop`); elsewhere it is left alone.
+// environment (checked in `get` and `drop`); dropped elsewhere, it is carried
+// back to its store (`SendRef`), which deletes it on that thread.
 unsafe impl Send for JsRef {}
 // SAFETY: as for `Send`: no access happens off `thread`.
 unsafe impl Sync for JsRef {}

@@ -177,18 +177,31 @@ impl WasiContext {
   }
 }
 
+/// Says whether a running call must stop (a deadline, an interrupt, an
+/// abort, the thread's teardown): a store's epoch test.
+pub(crate) trait StopTest {
+  fn must_stop(&self) -> bool;
+}
+
+impl StopTest for Arc<Run> {
+  fn must_stop(&self) -> bool {
+    Run::must_stop(self)
+  }
+}
+
 /// A store's data that holds a WASI context and can say whether the call it
 /// runs must stop.
 pub(crate) trait WasiHost: Send + 'static {
+  type Stop: StopTest;
   /// The store's WASI context.
   fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx;
-  /// Whether the running call must stop (a deadline, an interrupt, an abort,
-  /// the thread's teardown): the store's epoch test, usable while `wasi()`
-  /// is borrowed.
-  fn stop_probe(&self) -> Box<dyn Fn() -> bool>;
+  /// The running call's stop test, usable while `wasi()` is borrowed.
+  fn stop_test(&self) -> Self::Stop;
 }
 
 impl WasiHost for crate::store::StoreData {
+  type Stop = crate::store::StopProbe;
+
   fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
     // Filled from the WasiContext at instantiation; otherwise an empty one,
     // which blocks its thread as `build` lets every context do (so that
@@ -196,9 +209,8 @@ impl WasiHost for crate::store::StoreData {
     self.wasi.get_or_insert_with(|| WasiCtxBuilder::new().allow_blocking_current_thread(true).build_p1())
   }
 
-  fn stop_probe(&self) -> Box<dyn Fn() -> bool> {
-    let probe = crate::store::StoreData::stop_probe(self);
-    Box::new(move || probe.must_stop())
+  fn stop_test(&self) -> crate::store::StopProbe {
+    self.stop_probe()
   }
 }
 
@@ -249,7 +261,7 @@ fn with_wasi<T: WasiHost>(
 ) -> wasmtime::Result<i32> {
   use wasmtime::AsContextMut;
   use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
-  let stop = caller.data().stop_probe();
+  let stop = caller.data().stop_test();
   let fuel = caller.as_context_mut().hostcall_fuel();
   let export = caller.get_export("memory");
   let (mut mem, ctx) = match &export {
@@ -261,7 +273,7 @@ fn with_wasi<T: WasiHost>(
     _ => return Err(wasmtime::format_err!("missing required memory export")),
   };
   ctx.set_hostcall_fuel(fuel);
-  f(ctx, &mut mem, &*stop)
+  f(ctx, &mut mem, &|| stop.must_stop())
 }
 
 /// Runs a WASI call to its end on wasmtime-wasi's runtime, as
@@ -297,7 +309,9 @@ fn drive<R, E: Into<wasmtime::Error>>(call: impl std::future::Future<Output = st
 
 /// `poll_oneoff` on one relative clock, a plain sleep: wasmtime-wasi sleeps
 /// through it with `std::thread::sleep` when blocking is allowed (as it is
-/// here), where nothing can stop it. This sleeps as long, a tick at a time,
+/// here), where nothing can stop it (the special case at the top of
+/// `WasiSnapshotPreview1::poll_oneoff` for `WasiP1Ctx`, wasmtime-wasi
+/// 48.0.8's p1.rs: keep this in step with it when wasmtime moves). This sleeps as long, a tick at a time,
 /// asking `stop` between, and writes the same event. `None` for any other
 /// call, or one whose subscription cannot be read (wasmtime-wasi's call then
 /// reports that, before it waits).
@@ -647,13 +661,14 @@ struct RunData {
 }
 
 impl WasiHost for RunData {
+  type Stop = Arc<Run>;
+
   fn wasi(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
     &mut self.wasi
   }
 
-  fn stop_probe(&self) -> Box<dyn Fn() -> bool> {
-    let run = self.run.clone();
-    Box::new(move || run.must_stop())
+  fn stop_test(&self) -> Arc<Run> {
+    self.run.clone()
   }
 }
 

@@ -98,8 +98,9 @@ function ioError(path: string, err: unknown): Error {
   return Object.assign(codedError(Error, 'ERR_WASMTIME_IO', `cannot read '${path}': ${why}; give the path of a precompiled artifact (a regular file)`), { cause: err })
 }
 
-function regularFile(path: string, stat: fs.Stats): number {
-  if (!stat.isFile()) throw ioError(path, 'not a regular file')
+/** The size of a regular file; its callers' `catch` codes the error otherwise. */
+function regularFile(stat: fs.Stats): number {
+  if (!stat.isFile()) throw new Error('not a regular file')
   return stat.size
 }
 
@@ -111,7 +112,7 @@ function readAlignedSync(path: string): Buffer {
     throw ioError(path, e)
   }
   try {
-    const size = regularFile(path, fs.fstatSync(fd))
+    const size = regularFile(fs.fstatSync(fd))
     const buf = alignedBuffer(size)
     let done = 0
     while (done < size) {
@@ -138,7 +139,7 @@ async function readAligned(path: string): Promise<Buffer> {
     throw ioError(path, e)
   })
   try {
-    const size = regularFile(path, await handle.stat())
+    const size = regularFile(await handle.stat())
     const buf = alignedBuffer(size)
     let done = 0
     while (done < size) {

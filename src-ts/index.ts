@@ -22,9 +22,7 @@ recodeNative(native as unknown as Record<string, unknown>, native.takePanic)
  * argument (a wrong type, a missing object).
  */
 function constructorError(e: unknown, what: string): unknown {
-  const code = (e as { code?: unknown })?.code
-  if (e instanceof Error && !(typeof code === 'string' && code.startsWith('ERR_WASMTIME_'))) return invalidArgument(e, what)
-  return e
+  return e instanceof Error && !isWasmtimeError(e) ? invalidArgument(e, what) : e
 }
 
 /**
