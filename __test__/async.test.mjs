@@ -2,13 +2,12 @@
 // while JavaScript keeps running; output streams as the guest writes it.
 import test from 'ava'
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { Engine, Module, WasmTrap, readPrecompiledSync, runWasiCommand, runWasiCommandAsync, stats } from '../index.mjs'
-import { childModule, corpusDir, precompiledPath } from './helpers.mjs'
+import { childModule, corpusDir, precompiledPath, tempDir } from './helpers.mjs'
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex')
 const SPIN = '(module (func (export "_start") (loop (br 0))))'
@@ -84,7 +83,7 @@ async function runSpec(t, id, extra = {}) {
   const spec = list.find((s) => s.id === id)
   const preopens = {}
   for (const [guest, host] of Object.entries(spec.preopens ?? {})) {
-    const copy = mkdtempSync(join(tmpdir(), `wasmtime-napi-async-${id}-`))
+    const copy = tempDir(`async-${id}`)
     cpSync(join(corpusDir, host), copy, { recursive: true })
     preopens[guest] = copy
   }

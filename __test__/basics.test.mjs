@@ -1,11 +1,10 @@
 // The embedding basics: engines, compiling, validating, calling, memory, traps.
 import test from 'ava'
 import { createRequire } from 'node:module'
-import { writeFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as esm from '../index.mjs'
-import { ARITH_WAT, binding } from './helpers.mjs'
+import { ARITH_WAT, binding, tempDir } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const cjs = require('../')
@@ -114,7 +113,7 @@ test('validate, imports and exports', (t) => {
 test('the three loaders agree', (t) => {
   const engine = new Engine()
   const art = engine.precompileModule(ARITH_WAT)
-  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'arith.cwasm')
+  const file = join(tempDir('basics'), 'arith.cwasm')
   writeFileSync(file, art)
   for (const m of [Module.deserialize(art, engine), Module.deserializeFile(file, engine), Module.deserializeRaw(art, engine)]) {
     const { exports: x } = new Instance(new Store(engine), m)

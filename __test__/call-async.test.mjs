@@ -1,11 +1,10 @@
 // fn.callAsync: calls into wasm on the native thread pool, host functions
 // that return Promises, busy stores, interrupts, fiber stacks.
 import test from 'ava'
-import { readFile, writeFile, mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Engine, Instance, Linker, Module, Store, WasmTrap, stats } from '../index.mjs'
-import { childModule, linuxOnly, runNode } from './helpers.mjs'
+import { childModule, linuxOnly, runNode, tempDir } from './helpers.mjs'
 
 const WAT = `(module
   (import "host" "get" (func $get (param i32) (result i32)))
@@ -155,7 +154,7 @@ test('host functions of import objects may return Promises too', async (t) => {
 })
 
 test('a host function that awaits fs.promises.readFile feeds the guest through its memory', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'wasmtime-napi-'))
+  const dir = tempDir('call-async')
   const file = join(dir, 'input.txt')
   await writeFile(file, 'read by an async host function')
   const wat = `(module
@@ -346,7 +345,7 @@ test('a worker terminated, or a process exiting, during callAsync goes cleanly (
       require('node:worker_threads').parentPort.postMessage('started')
     }`
   for (const mode of ['worker', 'exit']) {
-    const dir = await mkdtemp(join(tmpdir(), 'wasmtime-napi-'))
+    const dir = tempDir('call-async')
     const file = join(dir, 'case.cjs')
     await writeFile(file, script(mode))
     const r = await runNode([file])

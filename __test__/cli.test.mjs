@@ -1,16 +1,15 @@
 // The command line: `wasmtime-napi run`, like `wasmtime run`.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Engine } from '../index.mjs'
-import { corpusModule, withCorpus } from './helpers.mjs'
+import { corpusModule, tempDir, withCorpus } from './helpers.mjs'
 
 const bin = fileURLToPath(new URL('../bin/wasmtime-napi.mjs', import.meta.url))
 const cli = (...args) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' })
-const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-cli-'))
+const dir = tempDir('cli')
 
 // Exits with the number of environment variables it was given.
 const ENV_COUNT = `(module
@@ -68,7 +67,7 @@ withCorpus(test, 'run a real WASI command: stdio and exit codes pass through, --
   t.is(badArg.status, 1)
   t.is(badArg.stderr, 'icepll.wasm: unrecognized option: Z\n', 'argv[0] is the file name, as in wasmtime run')
   t.is(cli('run', '--argv0', 'icepll', path, '-Z').stderr, 'icepll: unrecognized option: Z\n')
-  const out = mkdtempSync(join(tmpdir(), 'wasmtime-napi-dir-'))
+  const out = tempDir('dir')
   const cwasm = join(dir, 'icepll.cwasm')
   writeFileSync(cwasm, Engine.default.precompileModule(wasm))
   const wrote = cli('run', '--dir', `${out}::/work`, cwasm, '-i', '12', '-o', '48', '-m', '-f', '/work/pll.v')
@@ -81,7 +80,7 @@ const ADD = '(module (func (export "add") (param i32 i32) (result i32) local.get
 
 test('precompile: several inputs into a directory, digests, then a raw load that verifies them', async (t) => {
   const { Module, Store, Instance, readPrecompiled, readPrecompiledSync } = await import('../index.mjs')
-  const inDir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-pc-'))
+  const inDir = tempDir('pc')
   const a = join(inDir, 'a.wat')
   const b = join(inDir, 'b.wat')
   writeFileSync(a, ADD)
@@ -261,7 +260,7 @@ test('--version, help, help <verb>, <verb> --help and -h', async (t) => {
 
 test('compile writes in.cwasm next to the input by default; precompile is an alias', async (t) => {
   const { Module, Store, Instance, readPrecompiledSync } = await import('../index.mjs')
-  const src = mkdtempSync(join(tmpdir(), 'wasmtime-napi-default-'))
+  const src = tempDir('default')
   // A binary .wasm and a .wat, each written next to itself.
   const a = join(src, 'a.wasm')
   writeFileSync(a, ADD_WASM)
@@ -280,7 +279,7 @@ test('compile writes in.cwasm next to the input by default; precompile is an ali
 })
 
 test('compile refuses two inputs that would write the same output, before any work', (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'wasmtime-napi-dup-'))
+  const root = tempDir('dup')
   mkdirSync(join(root, 'a'))
   mkdirSync(join(root, 'b'))
   writeFileSync(join(root, 'a', 'x.wat'), ADD)
@@ -300,7 +299,7 @@ test('compile refuses two inputs that would write the same output, before any wo
 
 test('compile on a terminal: the progress counter counts finished modules out of the total', (t) => {
   if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.pass('util-linux script is not installed')
-  const root = mkdtempSync(join(tmpdir(), 'wasmtime-napi-tty-'))
+  const root = tempDir('tty')
   writeFileSync(join(root, 'p.wat'), ADD)
   writeFileSync(join(root, 'q.wat'), ADD.replace('i32.add', 'i32.sub'))
   const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`
@@ -383,7 +382,7 @@ test('run: options before the module, guest arguments after it; --dir and --env'
   t.is(cli('run', argc, '--', '-x').status, 2, 'a -- right after the module is dropped')
   t.is(cli('run', '--', argc, 'a').status, 2, 'a -- before the module ends the options')
   const pre = fixture('preopen.wat', PREOPEN_NAME)
-  const host = mkdtempSync(join(tmpdir(), 'wasmtime-napi-preopen-'))
+  const host = tempDir('preopen')
   t.is(cli('run', '--dir', host, pre).status, host.length, '--dir X maps X to X')
   t.is(cli('run', '--dir', `${host}::/data`, pre).status, '/data'.length, '--dir HOST::GUEST')
   t.is(cli('run', pre).status, 108, 'no preopen: EBADF')

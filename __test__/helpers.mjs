@@ -1,8 +1,8 @@
 // Shared helpers for the ava suites.
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync, readSync, mkdirSync, writeFileSync, renameSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { closeSync, existsSync, openSync, readFileSync, readSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs'
+import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -10,6 +10,22 @@ import { fileURLToPath } from 'node:url'
 const require = createRequire(import.meta.url)
 /** The raw native binding, for address checks that the public API does not offer. */
 export const binding = require('../binding.js')
+
+const tempDirs = []
+test.after.always('remove the temporary directories', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+/**
+ * A new directory under the OS's temporary folder, named `wasmtime-napi-<tag>-`
+ * and a random suffix, removed with everything in it once the file's tests
+ * have run (a test run left hundreds of them, some holding corpus copies).
+ */
+export function tempDir(tag) {
+  const dir = mkdtempSync(join(tmpdir(), `wasmtime-napi-${tag}-`))
+  tempDirs.push(dir)
+  return dir
+}
 
 /** `test` on Linux, `test.skip` elsewhere (for /proc and `ulimit -v`). */
 export const linuxOnly = process.platform === 'linux' ? test : test.skip

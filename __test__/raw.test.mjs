@@ -2,14 +2,14 @@
 import test from 'ava'
 import { createHash, randomBytes } from 'node:crypto'
 import { constants as bufferConstants } from 'node:buffer'
-import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execFileSync } from 'node:child_process'
 import { Worker, MessageChannel } from 'node:worker_threads'
 import { Engine, Module, Store, Instance, alignedBuffer, readPrecompiled, readPrecompiledSync, stats, pageSize, inspectArtifact } from '../index.mjs'
-import { ARITH_WAT, binding, gcUntil, corpusModule, settle, runNode, pagemap, linuxOnly } from './helpers.mjs'
+import { ARITH_WAT, binding, gcUntil, corpusModule, settle, runNode, pagemap, linuxOnly, tempDir } from './helpers.mjs'
 
 const engine = Engine.default
 const artifact = engine.precompileModule(ARITH_WAT)
@@ -54,7 +54,7 @@ const assertRunsInPlace = (t, buf) => {
 }
 
 test.serial('1. native code runs from the caller\'s buffer, not a copy', async (t) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'arith.cwasm')
+  const file = join(tempDir('raw'), 'arith.cwasm')
   writeFileSync(file, artifact)
   for (const buf of [aligned(artifact), readPrecompiledSync(file), await readPrecompiled(file)]) assertRunsInPlace(t, buf)
   const copied = Module.deserialize(artifact)
@@ -223,7 +223,7 @@ const haveDataSegmentModules = dataSegmentModules.every(([, b]) => b)
 
 test.serial('8. bad input throws a coded error and never crashes', async (t) => {
   await settle()
-  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'bad.cwasm')
+  const file = join(tempDir('raw'), 'bad.cwasm')
   const before = stats().pinnedRegions
   const pulley = new Engine({ target: 'pulley64' })
   const loaders = [
@@ -291,7 +291,7 @@ test.serial('9b. a collected Module releases its hold through the FinalizationRe
 })
 
 test('readPrecompiled checks an SRI integrity string the caller holds, even when artifact and digest file were swapped together', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-sri-'))
+  const dir = tempDir('sri')
   const good = Engine.default.precompileModule(ARITH_WAT)
   const evil = Engine.default.precompileModule('(module (func (export "add") (param i32 i32) (result i32) i32.const -1))')
   const sri = (alg, bytes) => `${alg}-${createHash(alg).update(bytes).digest('base64')}`
@@ -318,7 +318,7 @@ test('readPrecompiled checks an SRI integrity string the caller holds, even when
 })
 
 test('readPrecompiled({ map: true }) maps the file: the code runs from the mapping, and writes through the Buffer stay in the process', async (t) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'arith.cwasm')
+  const file = join(tempDir('raw'), 'arith.cwasm')
   writeFileSync(file, artifact)
   for (const buf of [readPrecompiledSync(file, { map: true }), await readPrecompiled(file, { map: true, integrity: `sha256-${createHash('sha256').update(artifact).digest('base64')}` })]) {
     t.is(buf.byteLength, artifact.length)
@@ -336,13 +336,13 @@ test('readPrecompiled({ map: true }) maps the file: the code runs from the mappi
   // More than this Node's Buffers can hold is refused before anything is made
   // (Node 20 aborted on a double free there).
   t.throws(() => alignedBuffer(bufferConstants.MAX_LENGTH + 1), { instanceOf: RangeError, code: 'ERR_WASMTIME_OUT_OF_MEMORY' })
-  const empty = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'empty.cwasm')
+  const empty = join(tempDir('raw'), 'empty.cwasm')
   writeFileSync(empty, '')
   t.is(readPrecompiledSync(empty, { map: true }).byteLength, 0)
 })
 
 test('the readers take regular files only: a FIFO, a directory or a device is a coded error at once, never a wait', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-'))
+  const dir = tempDir('raw')
   const others = [dir, join(dir, 'missing.cwasm')]
   if (process.platform !== 'win32') {
     const fifo = join(dir, 'artifact.fifo')
@@ -366,7 +366,7 @@ const thp = process.platform === 'linux' && existsSync('/sys/kernel/mm/transpare
   const big = engine.precompileModule(`(module (memory (export "memory") 64) (data (i32.const 0) "${'a'.repeat(3 << 20)}")
     (func (export "at") (param i32) (result i32) local.get 0 i32.load8_u))`)
   t.true(big.length >= 3 << 20)
-  const file = join(mkdtempSync(join(tmpdir(), 'wasmtime-napi-')), 'big.cwasm')
+  const file = join(tempDir('raw'), 'big.cwasm')
   writeFileSync(file, big)
   const child = `
     const { readPrecompiledSync, Module, Store, Instance } = require(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))})
@@ -394,7 +394,7 @@ const thp = process.platform === 'linux' && existsSync('/sys/kernel/mm/transpare
 // code. Before the pages moved, the data segment read "EVIL..." and an
 // overwritten .eh_frame crashed the process at the next unwind.
 linuxOnly('a write into the buffer still in flight when deserializeRaw takes it over lands nowhere the module reads', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-'))
+  const dir = tempDir('raw')
   const child = `
     const { Engine, Module, Store, Instance } = require(${JSON.stringify(fileURLToPath(new URL('..', import.meta.url)))})
     const fs = require('node:fs')

@@ -3,11 +3,10 @@
 // node:wasi gives: exit code, stdout, stderr and the files written.
 import test from 'ava'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, rmSync, fstatSync, writeSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, rmSync, fstatSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { Engine, Module, readPrecompiledSync, runWasiCommand } from '../index.mjs'
-import { corpusDir, precompiledPath } from './helpers.mjs'
+import { corpusDir, precompiledPath, tempDir } from './helpers.mjs'
 
 const listPath = join(corpusDir, 'tests.json')
 const list = existsSync(listPath) ? JSON.parse(readFileSync(listPath, 'utf8')).tests : null
@@ -61,7 +60,7 @@ if (!list) {
 const haveIcepll = existsSync(join(corpusDir, 'modules', 'icepll.wasm'))
 ;(haveIcepll ? test : test.skip)(`a read-only preopen refuses the guest's writes; a writable one takes them${haveIcepll ? '' : ' (corpus missing: run npm run corpus)'}`, (t) => {
   const module = Module.deserializeRaw(readPrecompiledSync(precompiledPath('icepll', Engine.default)))
-  const dir = mkdtempSync(join(tmpdir(), 'wasmtime-napi-ro-'))
+  const dir = tempDir('ro')
   const args = ['icepll', '-i', '12', '-o', '48', '-m', '-f', '/work/pll.v']
   const ro = runWasiCommand(module, { args, preopens: { '/work': { path: dir, readonly: true } } })
   t.not(ro.exitCode, 0)
