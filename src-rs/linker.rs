@@ -33,10 +33,10 @@ fn limit_hint(e: &wasmtime::Error) -> String {
     "; raise the store's `tableElements` limit in `new Store(engine, { tableElements })` if this module is trusted".into()
   } else if text.contains("exceeds") || text.contains("limit") {
     "; a store limit was reached: see the options of `new Store(engine, options)`".into()
-  } else if text.contains("mmap failed to reserve") {
+  } else if text.contains("mmap failed to reserve") || text.contains(crate::memory::NO_ROOM) {
     let alive = crate::store::LIVE_STORES.load(std::sync::atomic::Ordering::Relaxed);
     format!(
-      "; the address space is full of linear-memory reservations ({alive} stores alive, each memory reserving GiBs). A disposed store whose `memory.buffer` view is still alive keeps its memory until the view is collected, which happens only once the event loop turns: let a long synchronous loop yield (await), or use `new Engine({{ pooling }})`, whose memories come from a fixed set of slots"
+      "; the process is running out of room for linear memories ({alive} stores alive; without pooling each memory reserves GiBs of address space and a few memory mappings). A disposed store whose `memory.buffer` view is still alive keeps its memory until the view is collected, which happens only once the event loop turns: let a long synchronous loop yield (await), or use `new Engine({{ pooling }})`, whose memories come from a fixed set of slots"
     )
   } else {
     String::new()

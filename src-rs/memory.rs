@@ -25,6 +25,119 @@ use std::rc::Rc;
 const MAX_PAGES_32: u64 = 1 << 16;
 const MAX_PAGES_64: u64 = 1 << 48;
 
+/// Address space a linear memory reserves with wasmtime 48's default
+/// settings on 64-bit hosts (engines without pooling): 4 GiB, and a 32 MiB
+/// guard before and after it.
+const RESERVATION: u64 = (4 << 30) + (64 << 20);
+
+/// Memory mappings a linear memory may add (its guards, its accessible part,
+/// the rest of its reservation, and a spare; three were counted per store of
+/// a real module with one memory and one table).
+const MAPPINGS: u64 = 4;
+
+/// What `room_for_memory` saw at its last look at the process.
+struct Seen {
+  /// Address space in use.
+  bytes: u64,
+  /// Memory mappings.
+  mappings: u64,
+  /// Memories made since.
+  since: u64,
+}
+
+static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen { bytes: 0, mappings: 0, since: u64::MAX });
+
+/// The start of the message `room_for_memory` refuses with (`limit_hint`
+/// recognizes it).
+pub(crate) const NO_ROOM: &str = "no room left for another linear memory";
+
+/// Refuses a new linear memory once the process is close to running out of
+/// address space (without pooling, each memory reserves GiBs) or of memory
+/// mappings (`vm.max_map_count`, 65530 by default; a memory adds a few),
+/// keeping the last part of each for Node itself: Node and V8 abort the
+/// process when they cannot map memory, so a loop that keeps disposed stores
+/// alive through `memory.buffer` views must get this coded error first. The
+/// process is looked at (`/proc/self/statm` and `/proc/self/maps`) only when
+/// the memories made since the last look could have crossed a mark. Linux
+/// only; elsewhere the kernel's refusal is the limit.
+pub(crate) fn room_for_memory() -> wasmtime::Result<()> {
+  #[cfg(target_os = "linux")]
+  {
+    let Some((space, max_maps)) = limits() else { return Ok(()) };
+    let space_mark = space - (space / 16).max((64u64 << 30).min(space / 2));
+    let maps_mark = max_maps - (max_maps / 8).max(1024.min(max_maps / 2));
+    let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let n = seen.since.saturating_add(1);
+    if seen.bytes.saturating_add(n.saturating_mul(RESERVATION)) <= space_mark && seen.mappings.saturating_add(n.saturating_mul(MAPPINGS)) <= maps_mark {
+      seen.since = n;
+      return Ok(());
+    }
+    let (Some(bytes), Some(mappings)) = (in_use(), mappings()) else { return Ok(()) };
+    *seen = Seen { bytes, mappings, since: 0 };
+    if bytes.saturating_add(RESERVATION) > space_mark {
+      return Err(wasmtime::Error::msg(format!(
+        "{NO_ROOM}: {} of this process's {} GiB of address space are in use, and the last {} GiB are kept for Node itself",
+        bytes >> 30,
+        space >> 30,
+        (space - space_mark) >> 30
+      )));
+    }
+    if mappings.saturating_add(MAPPINGS) > maps_mark {
+      return Err(wasmtime::Error::msg(format!(
+        "{NO_ROOM}: this process has {mappings} memory mappings of the {max_maps} the kernel allows it (vm.max_map_count), and the last {} are kept for Node itself",
+        max_maps - maps_mark
+      )));
+    }
+    seen.since = 1;
+  }
+  Ok(())
+}
+
+/// The process's address space (its `RLIMIT_AS`, or all of user space: the
+/// power of two above the initial stack, which sits at its top) and how many
+/// memory mappings it may have (`vm.max_map_count`).
+#[cfg(target_os = "linux")]
+fn limits() -> Option<(u64, u64)> {
+  static LIMITS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+  *LIMITS.get_or_init(|| {
+    // SAFETY: reads the auxiliary vector the kernel gave the process.
+    let top = unsafe { libc::getauxval(libc::AT_EXECFN) } as u64;
+    let user = (top > 0).then(|| top.checked_next_power_of_two()).flatten()?;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid out-pointer.
+    let capped = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0 && lim.rlim_cur != libc::RLIM_INFINITY;
+    let space = if capped { user.min(lim.rlim_cur) } else { user };
+    let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(65530);
+    Some((space, max_maps))
+  })
+}
+
+/// Bytes of address space the process has mapped (`VmSize`).
+#[cfg(target_os = "linux")]
+fn in_use() -> Option<u64> {
+  let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+  let pages: u64 = statm.split_whitespace().next()?.parse().ok()?;
+  pages.checked_mul(crate::code_memory::page_size() as u64)
+}
+
+/// The process's memory mappings: the lines of `/proc/self/maps`, read in
+/// fixed chunks (near the limit the file is megabytes long).
+#[cfg(target_os = "linux")]
+fn mappings() -> Option<u64> {
+  use std::io::Read;
+  let mut file = std::fs::File::open("/proc/self/maps").ok()?;
+  let mut chunk = [0u8; 1 << 16];
+  let mut lines = 0u64;
+  loop {
+    match file.read(&mut chunk) {
+      Ok(0) => return Some(lines),
+      Ok(n) => lines += chunk[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+      Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+      Err(_) => return None,
+    }
+  }
+}
+
 /// What a `memory.buffer` ArrayBuffer holds: its store, which is not freed
 /// while any such hold lives (`view_lent`/`view_released`).
 struct ViewHold(Rc<StoreShared>);

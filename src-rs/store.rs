@@ -83,6 +83,10 @@ pub(crate) struct Limiter {
 
 impl wasmtime::ResourceLimiter for Limiter {
   fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    // A new memory (wasmtime asks before it reserves any address space).
+    if current == 0 {
+      crate::memory::room_for_memory()?;
+    }
     let ok = self.limits.memory_growing(current, desired, maximum)?;
     if ok {
       self.grown += desired.saturating_sub(current) as i64;
