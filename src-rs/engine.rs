@@ -146,6 +146,8 @@ pub struct Engine {
   pub(crate) pulley: bool,
   /// Epoch checks are compiled in; the ticker advances this engine's epoch.
   pub(crate) epochs: bool,
+  /// Memories come from the pooling allocator's slots, reserved up front.
+  pub(crate) pooled: bool,
   pub(crate) max_wasm_stack: usize,
   /// The threads that run this engine's wasm off the JavaScript thread.
   pub(crate) pool: std::sync::Arc<crate::pool::Pool>,
@@ -364,11 +366,12 @@ impl Engine {
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
       }
     }
+    let pooled = !matches!(options.pooling, None | Some(Either::A(false)));
     let engine = wasmtime::Engine::new(&config).map_err(|e| error::chain(&e))?;
     if epochs {
       tick(&engine);
     }
-    Ok(Engine { engine, pulley, epochs, max_wasm_stack, pool, target, key: NEXT_KEY.fetch_add(1, Ordering::Relaxed), ticket: OnceLock::new() })
+    Ok(Engine { engine, pulley, epochs, pooled, max_wasm_stack, pool, target, key: NEXT_KEY.fetch_add(1, Ordering::Relaxed), ticket: OnceLock::new() })
   }
 
   /// Another wrapper over the same wasmtime engine and configuration, with
@@ -378,6 +381,7 @@ impl Engine {
       engine: self.engine.clone(),
       pulley: self.pulley,
       epochs: self.epochs,
+      pooled: self.pooled,
       max_wasm_stack: self.max_wasm_stack,
       pool: self.pool.clone(),
       target: self.target.clone(),

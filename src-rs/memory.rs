@@ -28,14 +28,18 @@ const MAX_PAGES_64: u64 = 1 << 48;
 /// Address space a linear memory reserves with wasmtime 48's default
 /// settings on 64-bit hosts (engines without pooling): 4 GiB, and a 32 MiB
 /// guard before and after it.
+#[cfg(target_os = "linux")]
 const RESERVATION: u64 = (4 << 30) + (64 << 20);
 
-/// Memory mappings a linear memory may add (its guards, its accessible part,
-/// the rest of its reservation, and a spare; three were counted per store of
-/// a real module with one memory and one table).
+/// Memory mappings a linear memory adds at least (its guards, its accessible
+/// part, the rest of its reservation, its copy-on-write image: three to four
+/// per store of a real module; tables and `callAsync` fiber stacks add more,
+/// which the rate measured between looks takes in).
+#[cfg(target_os = "linux")]
 const MAPPINGS: u64 = 4;
 
 /// What `room_for_memory` saw at its last look at the process.
+#[cfg(target_os = "linux")]
 struct Seen {
   /// Address space in use.
   bytes: u64,
@@ -43,53 +47,79 @@ struct Seen {
   mappings: u64,
   /// Memories made since.
   since: u64,
+  /// Memories that may be made before the next look.
+  budget: u64,
+  /// When a look last refused, and what it said: looks again only after
+  /// `REFUSED_FOR`, since a look near the mappings' limit reads megabytes.
+  refused: Option<(std::time::Instant, String)>,
 }
 
-static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen { bytes: 0, mappings: 0, since: u64::MAX });
+#[cfg(target_os = "linux")]
+static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen { bytes: 0, mappings: 0, since: 0, budget: 0, refused: None });
+
+#[cfg(target_os = "linux")]
+const REFUSED_FOR: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The start of the message `room_for_memory` refuses with (`limit_hint`
 /// recognizes it).
 pub(crate) const NO_ROOM: &str = "no room left for another linear memory";
 
-/// Refuses a new linear memory once the process is close to running out of
-/// address space (without pooling, each memory reserves GiBs) or of memory
-/// mappings (`vm.max_map_count`, 65530 by default; a memory adds a few),
-/// keeping the last part of each for Node itself: Node and V8 abort the
-/// process when they cannot map memory, so a loop that keeps disposed stores
-/// alive through `memory.buffer` views must get this coded error first. The
-/// process is looked at (`/proc/self/statm` and `/proc/self/maps`) only when
-/// the memories made since the last look could have crossed a mark. Linux
-/// only; elsewhere the kernel's refusal is the limit.
-pub(crate) fn room_for_memory() -> wasmtime::Result<()> {
+/// Refuses a new linear memory of `bytes` once the process is close to
+/// running out of address space (without pooling, each memory reserves GiBs)
+/// or of memory mappings (`vm.max_map_count`, 65530 by default; a memory adds
+/// a few), keeping the last part of each for Node itself: Node and V8 abort
+/// the process when they cannot map memory, so a loop that keeps disposed
+/// stores alive through `memory.buffer` views must get this coded error
+/// first. The process is looked at (`/proc/self/statm`, `/proc/self/maps`)
+/// once the memories made since the last look could have used half the room
+/// left, at the highest rate seen between looks. Linux only; elsewhere the
+/// kernel's refusal is the limit.
+pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> wasmtime::Result<()> {
   #[cfg(target_os = "linux")]
   {
     let Some((space, max_maps)) = limits() else { return Ok(()) };
-    let space_mark = space - (space / 16).max((64u64 << 30).min(space / 2));
+    let space_mark = space - (space / 16).max((2u64 << 30).min(space / 4));
     let maps_mark = max_maps - (max_maps / 8).max(1024.min(max_maps / 2));
     let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let n = seen.since.saturating_add(1);
-    if seen.bytes.saturating_add(n.saturating_mul(RESERVATION)) <= space_mark && seen.mappings.saturating_add(n.saturating_mul(MAPPINGS)) <= maps_mark {
-      seen.since = n;
+    if seen.since < seen.budget {
+      seen.since += 1;
       return Ok(());
     }
-    let (Some(bytes), Some(mappings)) = (in_use(), mappings()) else { return Ok(()) };
-    *seen = Seen { bytes, mappings, since: 0 };
-    if bytes.saturating_add(RESERVATION) > space_mark {
-      return Err(wasmtime::Error::msg(format!(
+    if let Some((at, why)) = &seen.refused {
+      if at.elapsed() < REFUSED_FOR {
+        return Err(wasmtime::Error::msg(why.clone()));
+      }
+    }
+    let (Some(used), Some(mappings)) = (in_use(), mappings()) else { return Ok(()) };
+    // Pooled memories reserve nothing new.
+    let reservation = if pooled { 0 } else { (bytes as u64).saturating_add(64 << 20).max(RESERVATION) };
+    let made = seen.since.max(1);
+    let byte_rate = reservation.max(used.saturating_sub(seen.bytes) / made);
+    let map_rate = MAPPINGS.max(mappings.saturating_sub(seen.mappings) / made);
+    let why = if used.saturating_add(reservation) > space_mark {
+      Some(format!(
         "{NO_ROOM}: {} of this process's {} GiB of address space are in use, and the last {} GiB are kept for Node itself",
-        bytes >> 30,
+        used >> 30,
         space >> 30,
         (space - space_mark) >> 30
-      )));
-    }
-    if mappings.saturating_add(MAPPINGS) > maps_mark {
-      return Err(wasmtime::Error::msg(format!(
+      ))
+    } else if mappings.saturating_add(map_rate) > maps_mark {
+      Some(format!(
         "{NO_ROOM}: this process has {mappings} memory mappings of the {max_maps} the kernel allows it (vm.max_map_count), and the last {} are kept for Node itself",
         max_maps - maps_mark
-      )));
+      ))
+    } else {
+      None
+    };
+    let room = (space_mark.saturating_sub(used) / byte_rate.max(1)).min(maps_mark.saturating_sub(mappings) / map_rate);
+    *seen = Seen { bytes: used, mappings, since: 0, budget: room / 2, refused: None };
+    if let Some(why) = why {
+      seen.refused = Some((std::time::Instant::now(), why.clone()));
+      return Err(wasmtime::Error::msg(why));
     }
-    seen.since = 1;
   }
+  #[cfg(not(target_os = "linux"))]
+  let _ = (bytes, pooled);
   Ok(())
 }
 

@@ -79,13 +79,15 @@ pub(crate) struct Limiter {
   limits: wasmtime::StoreLimits,
   /// Bytes grown since the last report.
   grown: i64,
+  /// The engine's memories come from pooling slots reserved up front.
+  pooled: bool,
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
   fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
     // A new memory (wasmtime asks before it reserves any address space).
     if current == 0 {
-      crate::memory::room_for_memory()?;
+      crate::memory::room_for_memory(desired, self.pooled)?;
     }
     let ok = self.limits.memory_growing(current, desired, maximum)?;
     if ok {
@@ -383,7 +385,7 @@ impl StoreShared {
       shared: std::ptr::null(),
       pending_exception: None,
       wasi: None,
-      limits: Limiter { limits, grown: 0 },
+      limits: Limiter { limits, grown: 0, pooled: engine.pooled },
       deadline: None,
       interrupts: Arc::new(AtomicU64::new(0)),
       generation: 0,
