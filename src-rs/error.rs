@@ -97,7 +97,6 @@ unsafe fn js_string(env: sys::napi_env, s: &str) -> sys::napi_value {
   v
 }
 
-/// Formats a wasmtime error with its whole cause chain on one line.
 /// Takes (and clears) the exception pending on `raw`, if any.
 pub(crate) fn take_pending(raw: sys::napi_env) -> Option<sys::napi_value> {
   let mut pending = false;
@@ -112,6 +111,7 @@ pub(crate) fn take_pending(raw: sys::napi_env) -> Option<sys::napi_value> {
   Some(exc)
 }
 
+/// Formats a wasmtime error with its whole cause chain on one line.
 pub(crate) fn chain(e: &wasmtime::Error) -> String {
   format!("{e:#}")
 }

@@ -77,9 +77,7 @@ pub(crate) const NO_ROOM: &str = "no room left for another linear memory";
 pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> wasmtime::Result<()> {
   #[cfg(target_os = "linux")]
   {
-    let Some((space, max_maps)) = limits() else { return Ok(()) };
-    let space_mark = space - (space / 16).max((2u64 << 30).min(space / 4));
-    let maps_mark = max_maps - (max_maps / 8).max(1024.min(max_maps / 2));
+    let Some(Limits { space, space_mark, max_maps, maps_mark }) = limits() else { return Ok(()) };
     let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if seen.since < seen.budget {
       seen.since += 1;
@@ -123,12 +121,25 @@ pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> wasmtime::Result<()
   Ok(())
 }
 
-/// The process's address space (its `RLIMIT_AS`, or all of user space: the
-/// power of two above the initial stack, which sits at its top) and how many
-/// memory mappings it may have (`vm.max_map_count`).
+/// The process's limits, and the marks `room_for_memory` keeps below them.
 #[cfg(target_os = "linux")]
-fn limits() -> Option<(u64, u64)> {
-  static LIMITS: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+#[derive(Clone, Copy)]
+struct Limits {
+  /// Its address space: its `RLIMIT_AS`, or all of user space (the power of
+  /// two above the initial stack, which sits at its top).
+  space: u64,
+  /// All but the last sixteenth of it (at least 2 GiB, at most a quarter).
+  space_mark: u64,
+  /// How many memory mappings it may have (`vm.max_map_count`).
+  max_maps: u64,
+  /// All but the last eighth of them (at least 1,024, at most half).
+  maps_mark: u64,
+}
+
+/// The process's `Limits`, read once.
+#[cfg(target_os = "linux")]
+fn limits() -> Option<Limits> {
+  static LIMITS: std::sync::OnceLock<Option<Limits>> = std::sync::OnceLock::new();
   *LIMITS.get_or_init(|| {
     // SAFETY: reads the auxiliary vector the kernel gave the process.
     let top = unsafe { libc::getauxval(libc::AT_EXECFN) } as u64;
@@ -137,8 +148,13 @@ fn limits() -> Option<(u64, u64)> {
     // SAFETY: `lim` is a valid out-pointer.
     let capped = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0 && lim.rlim_cur != libc::RLIM_INFINITY;
     let space = if capped { user.min(lim.rlim_cur) } else { user };
-    let max_maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(65530);
-    Some((space, max_maps))
+    let max_maps: u64 = std::fs::read_to_string("/proc/sys/vm/max_map_count").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(65530);
+    Some(Limits {
+      space,
+      space_mark: space - (space / 16).max((2u64 << 30).min(space / 4)),
+      max_maps,
+      maps_mark: max_maps - (max_maps / 8).max(1024.min(max_maps / 2)),
+    })
   })
 }
 

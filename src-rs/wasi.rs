@@ -311,8 +311,9 @@ fn drive<R, E: Into<wasmtime::Error>>(call: impl std::future::Future<Output = st
 /// through it with `std::thread::sleep` when blocking is allowed (as it is
 /// here), where nothing can stop it (the special case at the top of
 /// `WasiSnapshotPreview1::poll_oneoff` for `WasiP1Ctx`, wasmtime-wasi
-/// 48.0.8's p1.rs: keep this in step with it when wasmtime moves). This sleeps as long, a tick at a time,
-/// asking `stop` between, and writes the same event. `None` for any other
+/// 48.0.8's p1.rs: keep this in step with it when wasmtime moves). This
+/// sleeps as long, a tick at a time, asking `stop` between, and writes the
+/// same event. `None` for any other
 /// call, or one whose subscription cannot be read (wasmtime-wasi's call then
 /// reports that, before it waits).
 fn sleep_only(mem: &mut wiggle::GuestMemory<'_>, subs: i32, events: i32, n: i32, nevents: i32, stop: &dyn Fn() -> bool) -> wasmtime::Result<Option<i32>> {
