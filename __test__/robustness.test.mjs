@@ -247,13 +247,23 @@ const keepViewsPastDispose = `((mod, n) => {
 })`
 robustLinux('a synchronous loop that keeps memory.buffer views past dispose() gets a coded error saying to yield, and recovers once it does', `
 const mod = new Module('(module (memory (export "mem") 1))')
+// Made before the loop: a memory of 0 pages, which wasmtime's limiter is
+// asked about like a new memory when it first grows.
+const s0 = new Store()
+const zero = new Instance(s0, new Module('(module (memory (export "mem") 0) (func (export "grow") (result i32) (memory.grow (i32.const 1))))')).exports
 const err = ${keepViewsPastDispose}(mod, 100_000)
 assert.equal(err?.code, 'ERR_WASMTIME_INSTANTIATE', String(err))
 assert.match(err.message, /no room left for another linear memory.*address space.*memory\\.buffer. view.*event loop turns/)
+// At the limit, wasm's memory.grow fails as wasm says it may: -1, no trap.
+assert.equal(zero.grow(), -1)
+for (const refused of [() => zero.mem.grow(1), () => new Memory(s0, { minimum: 1 })]) {
+  assert.throws(refused, (e) => e instanceof RangeError && e.code === 'ERR_WASMTIME_OUT_OF_MEMORY' && /no room left for another linear memory.*event loop turns/.test(e.message))
+}
 // The loop yields: the views are collected, their stores freed.
 await gcs()
 const s = new Store()
 assert.equal(new Uint8Array(new Instance(s, mod).exports.mem.buffer)[1], 0)
+assert.equal(zero.grow(), 0)
 console.log('ok')
 `, { addressSpaceGiB: 200 })
 

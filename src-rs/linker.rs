@@ -33,14 +33,19 @@ fn limit_hint(e: &wasmtime::Error) -> String {
     "; raise the store's `tableElements` limit in `new Store(engine, { tableElements })` if this module is trusted".into()
   } else if text.contains("exceeds") || text.contains("limit") {
     "; a store limit was reached: see the options of `new Store(engine, options)`".into()
-  } else if text.contains("mmap failed to reserve") || text.contains(crate::memory::NO_ROOM) {
-    let alive = crate::store::LIVE_STORES.load(std::sync::atomic::Ordering::Relaxed);
-    format!(
-      "; the process is running out of room for linear memories ({alive} stores alive; without pooling each memory reserves GiBs of address space and a few memory mappings). A disposed store whose `memory.buffer` view is still alive keeps its memory until the view is collected, which happens only once the event loop turns: let a long synchronous loop yield (await), or use `new Engine({{ pooling }})`, whose memories come from a fixed set of slots"
-    )
+  } else if text.contains("mmap failed to reserve") {
+    no_room_hint()
   } else {
     String::new()
   }
+}
+
+/// Says what to do when the process is out of room for another linear memory.
+pub(crate) fn no_room_hint() -> String {
+  let alive = crate::store::LIVE_STORES.load(std::sync::atomic::Ordering::Relaxed);
+  format!(
+    "; the process is running out of room for linear memories ({alive} stores alive; without pooling each memory reserves GiBs of address space and a few memory mappings). A disposed store whose `memory.buffer` view is still alive keeps its memory until the view is collected, which happens only once the event loop turns: let a long synchronous loop yield (await), or use `new Engine({{ pooling }})`, whose memories come from a fixed set of slots"
+  )
 }
 
 /// Options of `linker.func(...)`.
@@ -102,9 +107,11 @@ impl Linker {
   }
 }
 
-pub(crate) fn instantiate_error(env: &Env, cx: impl wasmtime::AsContextMut<Data = StoreData>, e: &wasmtime::Error) -> napi::Error {
+pub(crate) fn instantiate_error(env: &Env, mut cx: impl wasmtime::AsContextMut<Data = StoreData>, e: &wasmtime::Error) -> napi::Error {
   if e.downcast_ref::<wasmtime::Trap>().is_some() || e.downcast_ref::<trap::JsException>().is_some() {
     trap::throw_call_error(env, cx, e)
+  } else if let Some(why) = cx.as_context_mut().data_mut().limits.refusal(e) {
+    throw(env, Kind::Error, error::INSTANTIATE, &format!("instantiation failed: {why}{}", no_room_hint()))
   } else {
     throw(env, Kind::Error, error::INSTANTIATE, &format!("instantiation failed: {}{}", error::chain(e), limit_hint(e)))
   }

@@ -60,8 +60,7 @@ static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen { bytes: 0, map
 #[cfg(target_os = "linux")]
 const REFUSED_FOR: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// The start of the message `room_for_memory` refuses with (`limit_hint`
-/// recognizes it).
+/// The start of the reason `room_for_memory` refuses with.
 pub(crate) const NO_ROOM: &str = "no room left for another linear memory";
 
 /// Refuses a new linear memory of `bytes` once the process is close to
@@ -74,7 +73,7 @@ pub(crate) const NO_ROOM: &str = "no room left for another linear memory";
 /// once the memories made since the last look could have used half the room
 /// left, at the highest rate seen between looks. Linux only; elsewhere the
 /// kernel's refusal is the limit.
-pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> wasmtime::Result<()> {
+pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> std::result::Result<(), String> {
   #[cfg(target_os = "linux")]
   {
     let Some(Limits { space, space_mark, max_maps, maps_mark }) = limits() else { return Ok(()) };
@@ -85,7 +84,7 @@ pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> wasmtime::Result<()
     }
     if let Some((at, why)) = &seen.refused {
       if at.elapsed() < REFUSED_FOR {
-        return Err(wasmtime::Error::msg(why.clone()));
+        return Err(why.clone());
       }
     }
     let (Some(used), Some(mappings)) = (in_use(), mappings()) else { return Ok(()) };
@@ -113,7 +112,7 @@ pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> wasmtime::Result<()
     *seen = Seen { bytes: used, mappings, since: 0, budget: room / 2, refused: None };
     if let Some(why) = why {
       seen.refused = Some((std::time::Instant::now(), why.clone()));
-      return Err(wasmtime::Error::msg(why));
+      return Err(why);
     }
   }
   #[cfg(not(target_os = "linux"))]
@@ -259,8 +258,10 @@ impl Memory {
       wasmtime::MemoryType::new(minimum as u32, maximum.map(|m| m as u32))
     };
     let memory = store.shared.with(&env, |mut cx| {
-      wasmtime::Memory::new(&mut cx, mt)
-        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("cannot create the memory: {}", error::chain(&e))))
+      wasmtime::Memory::new(&mut cx, mt).map_err(|e| match cx.data_mut().limits.refusal(&e) {
+        Some(why) => throw(&env, Kind::Range, error::OUT_OF_MEMORY, &format!("cannot create the memory: {why}{}", crate::linker::no_room_hint())),
+        None => throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("cannot create the memory: {}", error::chain(&e))),
+      })
     })?;
     Ok(Memory::new(store.shared.clone(), memory))
   }
@@ -346,7 +347,10 @@ impl Memory {
       memory
         .grow(&mut cx, delta)
         .map(|p| p as f64)
-        .map_err(|e| throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.grow({delta}) failed: {}; a memory stays within its maximum and its store's `memorySize` limit (`new Store(engine, {{ memorySize }})`)", error::chain(&e))))
+        .map_err(|e| match cx.data_mut().limits.refusal(&e) {
+          Some(why) => throw(&env, Kind::Range, error::OUT_OF_MEMORY, &format!("memory.grow({delta}) failed: {why}{}", crate::linker::no_room_hint())),
+          None => throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.grow({delta}) failed: {}; a memory stays within its maximum and its store's `memorySize` limit (`new Store(engine, {{ memorySize }})`)", error::chain(&e))),
+        })
     })
   }
 

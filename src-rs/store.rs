@@ -81,13 +81,36 @@ pub(crate) struct Limiter {
   grown: i64,
   /// The engine's memories come from pooling slots reserved up front.
   pooled: bool,
+  /// Why the last new memory was refused for want of room in the process
+  /// (`memory::room_for_memory`). The refusal itself is an `Ok(false)`, so
+  /// that a wasm `memory.grow` from 0 pages (which wasmtime asks about the
+  /// same way) returns -1 instead of trapping; the error that instantiation
+  /// or `new Memory` then throws takes its reason from here (`refusal`).
+  refused: Option<String>,
+}
+
+impl Limiter {
+  /// The reason for the refusal behind `e`, if `e` is wasmtime's error for a
+  /// memory its limiter refused to make or grow, and the refusal was for want
+  /// of room (a reason left by an earlier refused `memory.grow`, which
+  /// returned -1, is not taken for another error).
+  pub(crate) fn refusal(&mut self, e: &wasmtime::Error) -> Option<String> {
+    let why = self.refused.take()?;
+    let text = error::chain(e);
+    (text.contains("exceeds memory limits") || text.contains("failed to grow memory")).then_some(why)
+  }
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
   fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-    // A new memory (wasmtime asks before it reserves any address space).
+    self.refused = None;
+    // A new memory (wasmtime asks before it reserves any address space), or
+    // the first growth of a memory of 0 pages, which it asks about alike.
     if current == 0 {
-      crate::memory::room_for_memory(desired, self.pooled)?;
+      if let Err(why) = crate::memory::room_for_memory(desired, self.pooled) {
+        self.refused = Some(why);
+        return Ok(false);
+      }
     }
     let ok = self.limits.memory_growing(current, desired, maximum)?;
     if ok {
@@ -385,7 +408,7 @@ impl StoreShared {
       shared: std::ptr::null(),
       pending_exception: None,
       wasi: None,
-      limits: Limiter { limits, grown: 0, pooled: engine.pooled },
+      limits: Limiter { limits, grown: 0, pooled: engine.pooled, refused: None },
       deadline: None,
       interrupts: Arc::new(AtomicU64::new(0)),
       generation: 0,
