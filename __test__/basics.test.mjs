@@ -8,7 +8,7 @@ import { ARITH_WAT, binding, tempDir } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const cjs = require('../')
-const { Engine, Module, Store, Instance } = esm
+const { Engine, Module, Store, Instance, Linker, Memory } = esm
 
 test('CommonJS and ESM entries export the same classes', (t) => {
   t.is(cjs.Module, esm.Module)
@@ -108,6 +108,21 @@ test('validate, imports and exports', (t) => {
   ])
   t.throws(() => new Module('(module (func (result i32)))'), { code: 'ERR_WASMTIME_COMPILE' })
   t.throws(() => new Instance(new Store(), m), { code: 'ERR_WASMTIME_INSTANTIATE', message: /unknown import/ })
+})
+
+test('linker.func takes a function import or export as module.imports and module.exports list it', (t) => {
+  const m = new Module(`(module (import "env" "f" (func $f (param i32) (result i32))) (import "env" "m" (memory 1))
+    (func (export "run") (param i32) (result i32) (call $f (local.get 0))))`)
+  const [f, mem] = m.imports
+  const store = new Store()
+  const linker = new Linker()
+  linker.func(f.module, f.name, f, (x) => x * 3)
+  linker.defineMemory(store, 'env', 'm', new Memory(store, { minimum: 1 }))
+  t.is(linker.instantiate(store, m).exports.run(14), 42)
+  // An export's type serves too (it has no `module`).
+  linker.func('other', 'run', m.exports[0], (x) => x)
+  t.throws(() => linker.func(mem.module, 'm2', mem, () => {}), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /the type of a memory, not of a function/ })
+  t.throws(() => linker.func('env', 'g', { ...f, mutable: true }, () => {}), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'mutable'/ })
 })
 
 test('the three loaders agree', (t) => {

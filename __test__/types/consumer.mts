@@ -63,6 +63,8 @@ linker.func('env', 'bad', { params: ['i33'], results: [] }, () => {})
 linker.func('env', 'bad', { params: ['i32'], results: [] }, (s: string) => void s)
 // @ts-expect-error: must return an i32
 linker.func('env', 'bad', { params: [], results: ['i32'] }, () => 'x')
+// Typed by an import as module.imports lists it.
+for (const imp of module.imports) if (imp.kind === 'func') linker.func(imp.module, imp.name, imp, (...args: unknown[]) => args.length)
 
 // Import objects as WebAssembly.instantiate takes them.
 new Instance(store, module, { env: { f: (x: number) => x + 1, g: 5, m: memory } })
