@@ -119,8 +119,11 @@ test('linker.func takes a function import or export as module.imports and module
   linker.func(f.module, f.name, f, (x) => x * 3)
   linker.defineMemory(store, 'env', 'm', new Memory(store, { minimum: 1 }))
   t.is(linker.instantiate(store, m).exports.run(14), 42)
-  // An export's type serves too (it has no `module`).
-  linker.func('other', 'run', m.exports[0], (x) => x)
+  // An export's type serves too (it has no `module`): here, for a module
+  // that imports a function of that type.
+  linker.func('other', 'run', m.exports[0], (x) => x + 1)
+  const user = new Module('(module (import "other" "run" (func $r (param i32) (result i32))) (func (export "go") (result i32) (call $r (i32.const 1))))')
+  t.is(linker.instantiate(store, user).exports.go(), 2)
   t.throws(() => linker.func(mem.module, 'm2', mem, () => {}), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /the type of a memory, not of a function/ })
   t.throws(() => linker.func('env', 'g', { ...f, mutable: true }, () => {}), { code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /unknown option 'mutable'/ })
 })

@@ -258,6 +258,7 @@ impl Memory {
       wasmtime::MemoryType::new(minimum as u32, maximum.map(|m| m as u32))
     };
     let memory = store.shared.with(&env, |mut cx| {
+      cx.data_mut().limits.forget_refusal();
       wasmtime::Memory::new(&mut cx, mt).map_err(|e| match cx.data_mut().limits.refusal(&e) {
         Some(why) => throw(&env, Kind::Range, error::OUT_OF_MEMORY, &format!("cannot create the memory: {why}{}", crate::linker::no_room_hint())),
         None => throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("cannot create the memory: {}", error::chain(&e))),
@@ -344,6 +345,7 @@ impl Memory {
     let memory = self.memory;
     let delta = crate::val::index(&env, delta, "memory.grow(pages)")?;
     self.store.with(&env, |mut cx| {
+      cx.data_mut().limits.forget_refusal();
       memory
         .grow(&mut cx, delta)
         .map(|p| p as f64)

@@ -90,6 +90,14 @@ pub(crate) struct Limiter {
 }
 
 impl Limiter {
+  /// Forgets the reason of an earlier refusal, before an operation that may
+  /// fail without asking the limiter (wasmtime refuses a growth its memory
+  /// type cannot represent before it asks), so that a stale reason is not
+  /// taken for its error.
+  pub(crate) fn forget_refusal(&mut self) {
+    self.refused = None;
+  }
+
   /// The reason for the refusal behind `e`, if `e` is wasmtime's error for a
   /// memory its limiter refused to make or grow, and the refusal was for want
   /// of room (a reason left by an earlier refused `memory.grow`, which
