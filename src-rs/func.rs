@@ -252,7 +252,11 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
   // target of a function bound in `js_function`, whose bound `this` is the
   // external holding a live `FuncData` (freed only when that external, which
   // the running function holds, is collected). Under `new`, `this` is a fresh
-  // object and was refused above; `js_function` keeps this invariant.
+  // object and was refused above; `js_function` keeps this invariant, as long
+  // as JavaScript has not replaced `Function.prototype.bind` before this
+  // thread's first wasm function (`trampoline` reads it then): such a `bind`
+  // is handed the trampoline and could call it with another addon's external
+  // as `this`. Not yet closed; a check that the external is ours would be.
   let fd = unsafe { &*(data as *const FuncData) };
   let mut heap = Vec::new();
   let args: &[sys::napi_value] = if argc <= INLINE_ARGS {
