@@ -25,11 +25,15 @@ use std::rc::Rc;
 const MAX_PAGES_32: u64 = 1 << 16;
 const MAX_PAGES_64: u64 = 1 << 48;
 
-/// Address space a linear memory reserves with wasmtime 48's default
-/// settings on 64-bit hosts (engines without pooling): 4 GiB, and a 32 MiB
-/// guard before and after it.
+/// The guards around a linear memory with wasmtime 48's default settings on
+/// 64-bit hosts: 32 MiB before it and 32 MiB after it.
 #[cfg(target_os = "linux")]
-const RESERVATION: u64 = (4 << 30) + (64 << 20);
+const GUARDS: u64 = 64 << 20;
+
+/// Address space a linear memory reserves with those settings (engines
+/// without pooling): 4 GiB and its guards.
+#[cfg(target_os = "linux")]
+const RESERVATION: u64 = (4 << 30) + GUARDS;
 
 /// Memory mappings a linear memory adds at least (its guards, its accessible
 /// part, the rest of its reservation, its copy-on-write image: three to four
@@ -61,7 +65,7 @@ static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Seen { bytes: 0, map
 const REFUSED_FOR: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The start of the reason `room_for_memory` refuses with.
-pub(crate) const NO_ROOM: &str = "no room left for another linear memory";
+const NO_ROOM: &str = "no room left for another linear memory";
 
 /// Refuses a new linear memory of `bytes` once the process is close to
 /// running out of address space (without pooling, each memory reserves GiBs)
@@ -89,7 +93,7 @@ pub(crate) fn room_for_memory(bytes: usize, pooled: bool) -> std::result::Result
     }
     let (Some(used), Some(mappings)) = (in_use(), mappings()) else { return Ok(()) };
     // Pooled memories reserve nothing new.
-    let reservation = if pooled { 0 } else { (bytes as u64).saturating_add(64 << 20).max(RESERVATION) };
+    let reservation = if pooled { 0 } else { (bytes as u64).saturating_add(GUARDS).max(RESERVATION) };
     let made = seen.since.max(1);
     let byte_rate = reservation.max(used.saturating_sub(seen.bytes) / made);
     let map_rate = MAPPINGS.max(mappings.saturating_sub(seen.mappings) / made);
@@ -183,6 +187,12 @@ fn mappings() -> Option<u64> {
   }
 }
 
+/// The error for a memory the guard refused (`Limiter::refusal`): what
+/// failed, why, and what to do.
+fn no_room_error(env: &Env, what: &str, why: &str) -> napi::Error {
+  throw(env, Kind::Range, error::OUT_OF_MEMORY, &format!("{what}: {why}{}", crate::linker::no_room_hint()))
+}
+
 /// What a `memory.buffer` ArrayBuffer holds: its store, which is not freed
 /// while any such hold lives (`view_lent`/`view_released`).
 struct ViewHold(Rc<StoreShared>);
@@ -260,7 +270,7 @@ impl Memory {
     let memory = store.shared.with(&env, |mut cx| {
       cx.data_mut().limits.forget_refusal();
       wasmtime::Memory::new(&mut cx, mt).map_err(|e| match cx.data_mut().limits.refusal(&e) {
-        Some(why) => throw(&env, Kind::Range, error::OUT_OF_MEMORY, &format!("cannot create the memory: {why}{}", crate::linker::no_room_hint())),
+        Some(why) => no_room_error(&env, "cannot create the memory", &why),
         None => throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("cannot create the memory: {}", error::chain(&e))),
       })
     })?;
@@ -350,7 +360,7 @@ impl Memory {
         .grow(&mut cx, delta)
         .map(|p| p as f64)
         .map_err(|e| match cx.data_mut().limits.refusal(&e) {
-          Some(why) => throw(&env, Kind::Range, error::OUT_OF_MEMORY, &format!("memory.grow({delta}) failed: {why}{}", crate::linker::no_room_hint())),
+          Some(why) => no_room_error(&env, &format!("memory.grow({delta}) failed"), &why),
           None => throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.grow({delta}) failed: {}; a memory stays within its maximum and its store's `memorySize` limit (`new Store(engine, {{ memorySize }})`)", error::chain(&e))),
         })
     })

@@ -313,9 +313,8 @@ fn drive<R, E: Into<wasmtime::Error>>(call: impl std::future::Future<Output = st
 /// `WasiSnapshotPreview1::poll_oneoff` for `WasiP1Ctx`, wasmtime-wasi
 /// 48.0.8's p1.rs: keep this in step with it when wasmtime moves). This
 /// sleeps as long, a tick at a time, asking `stop` between, and writes the
-/// same event. `None` for any other
-/// call, or one whose subscription cannot be read (wasmtime-wasi's call then
-/// reports that, before it waits).
+/// same event. `None` for any other call, or one whose subscription cannot
+/// be read (wasmtime-wasi's call then reports that, before it waits).
 fn sleep_only(mem: &mut wiggle::GuestMemory<'_>, subs: i32, events: i32, n: i32, nevents: i32, stop: &dyn Fn() -> bool) -> wasmtime::Result<Option<i32>> {
   use wasmtime_wasi::p1::types;
   use wiggle::GuestPtr;

@@ -731,18 +731,14 @@ export class Linker {
   func(module: string, name: string, ty: ImportType | ExportType, func: (...args: any[]) => unknown, options?: FuncOptions | null): void
   func(module: string, name: string, ty: FuncType | ImportType | ExportType, func: Function, options?: FuncOptions | null): void {
     const what = `linker.func(${module}.${name}) type`
-    let sig = ty as FuncType
-    if (ty !== null && typeof ty === 'object' && 'kind' in ty) {
-      if (ty.kind !== 'func') {
-        throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${what}: the type of a ${ty.kind}, not of a function; pass { params, results } or a 'func' entry of module.imports or module.exports`)
-      }
-      checkOptions(ty, ['kind', 'module', 'name', 'params', 'results'], what)
-      sig = { params: ty.params as ValType[], results: ty.results as ValType[] }
-    } else {
-      checkOptions(ty, ['params', 'results'], what)
+    // An import or export entry: the native side reads only its params and results.
+    const entry = ty !== null && typeof ty === 'object' && 'kind' in ty
+    if (entry && ty.kind !== 'func') {
+      throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${what}: the type of a ${ty.kind}, not of a function; pass { params, results } or a 'func' entry of module.imports or module.exports`)
     }
+    checkOptions(ty, entry ? ['kind', 'module', 'name', 'params', 'results'] : ['params', 'results'], what)
     checkOptions(options, ['caller'], `linker.func(${module}.${name}) options`)
-    this.#native.func(module, name, sig as native.FuncTypeDesc, func, options)
+    this.#native.func(module, name, ty as native.FuncTypeDesc, func, options)
     this.#hostFunctions.push(func)
   }
 
