@@ -48,6 +48,13 @@ export interface WasmFunction {
 }
 
 
+export declare class ExternalObject<T> {
+  readonly '': {
+    readonly '': unique symbol
+    [K: symbol]: T
+  }
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -785,6 +792,13 @@ export interface TableTypeDesc {
 
 /** The last panic caught on this thread, if any, cleared by the call. */
 export declare function takePanic(): string | null
+
+/**
+ * A napi-rs `External`, as another addon would make one: a test hands it to
+ * the wasm trampoline as `this`, which must refuse it rather than read it as
+ * its own data.
+ */
+export declare function testExternal(): ExternalObject<number>
 
 /**
  * Panics on purpose inside the panic guard, so a test can prove a Rust panic

@@ -863,5 +863,6 @@ module.exports.sharedHandles = nativeBinding.sharedHandles
 module.exports.shareEngine = nativeBinding.shareEngine
 module.exports.stats = nativeBinding.stats
 module.exports.takePanic = nativeBinding.takePanic
+module.exports.testExternal = nativeBinding.testExternal
 module.exports.testPanic = nativeBinding.testPanic
 module.exports.wasmtimeVersion = nativeBinding.wasmtimeVersion

@@ -513,3 +513,23 @@ assert.equal(x['a\\u0000b'](), 2)
 assert.equal(x.constructor(), 3)
 console.log('ok')
 `)
+
+robust('a Function.prototype.bind replaced before the first wasm function cannot make the trampoline read another addon\'s external', `
+import { createRequire } from 'node:module'
+const binding = createRequire(${entry})('./binding.js')
+// Each wasm function is the native trampoline bound to its own data, with the
+// bind this thread finds at its first wasm function: this one sees both.
+const bind = Function.prototype.bind
+let seen = null
+Function.prototype.bind = function (...args) { if (!seen && this.name === 'wasm') seen = { trampoline: this, own: args[0] }; return bind.apply(this, args) }
+const x = new Instance(new Store(), new Module('(module (func (export "f") (result i32) i32.const 7))')).exports
+assert.ok(seen, 'the replaced bind was handed the trampoline')
+assert.equal(x.f(), 7)
+for (let i = 0; i < 1000; i++) {
+  coded(() => seen.trampoline.call(binding.testExternal()), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+}
+for (const other of [{}, undefined, null, 1, x.f]) coded(() => seen.trampoline.call(other), 'ERR_WASMTIME_INVALID_ARGUMENT', TypeError)
+// Its own data is the function it was made for, and calls it.
+assert.equal(seen.trampoline.call(seen.own), 7)
+console.log('ok')
+`)

@@ -40,6 +40,11 @@ fn is_numeric(t: &ValType) -> bool {
 /// (under `data_key`) is ever read as one.
 static FUNC_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_7469_6d65, upper: 0x6675_6e63_6461_7461 };
 
+/// Marks the externals that hold a `FuncData`: the trampoline reads its bound
+/// `this` as one only when it carries this tag, since JavaScript can reach the
+/// trampoline (see `call`) and call it with any external as `this`.
+static DATA_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_7469_6d65, upper: 0x6578_7466_756e_6364 };
+
 /// Makes (or returns) the JavaScript function for `func`.
 pub(crate) fn js_function(
   env: &Env,
@@ -82,6 +87,10 @@ pub(crate) fn js_function(
   unsafe {
     if sys::napi_create_external(raw, data.cast(), Some(finalize_func_data), ptr::null_mut(), &mut ext) != sys::Status::napi_ok {
       drop(Box::from_raw(data));
+      return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
+    }
+    // Left untagged, the external is garbage and its finalizer frees `data`.
+    if sys::napi_type_tag_object(raw, ext, &DATA_TAG) != sys::Status::napi_ok {
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
     if sys::napi_call_function(raw, trampoline, bind, 1, &ext, &mut f) != sys::Status::napi_ok || f.is_null() {
@@ -243,20 +252,32 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
   let mut data = ptr::null_mut();
   // SAFETY: (all below) the env and info of the current callback.
   unsafe { sys::napi_get_cb_info(env, info, &mut argc, inline.as_mut_ptr(), &mut this, ptr::null_mut()) };
-  // SAFETY: `this` of the current callback; reading it as an external fails
-  // cleanly (napi status) for anything else.
-  if unsafe { sys::napi_get_value_external(env, this, &mut data) } != sys::Status::napi_ok || data.is_null() {
-    return Err(throw(&e, Kind::Type, error::INVALID_ARGUMENT, "a wasm function is not a constructor: call it without `new`"));
+  // Only an external tagged in `js_function` holds a `FuncData`. `this` is
+  // usually the bound external; under `new` it is a fresh object. And the
+  // trampoline itself can reach JavaScript: `js_function` binds it with the
+  // `Function.prototype.bind` of a thread's first wasm function, which
+  // JavaScript may have replaced by then, and such a `bind` can call the
+  // trampoline with any `this`, another addon's external included.
+  let mut ours = false;
+  // SAFETY: `this` of the current callback; checking a tag of a value of any
+  // type fails cleanly (a napi status, or `ours` false).
+  let tagged = unsafe { sys::napi_check_object_type_tag(env, this, &DATA_TAG, &mut ours) } == sys::Status::napi_ok && ours;
+  // SAFETY: as above; reading a value as an external fails cleanly for
+  // anything else.
+  if !tagged || unsafe { sys::napi_get_value_external(env, this, &mut data) } != sys::Status::napi_ok || data.is_null() {
+    let mut t = sys::ValueType::napi_undefined;
+    // SAFETY: as above.
+    unsafe { sys::napi_typeof(env, this, &mut t) };
+    let message = if t == sys::ValueType::napi_external {
+      "this function runs only bound to a wasm function's own data; call the wasm function instead"
+    } else {
+      "a wasm function is not a constructor: call it without `new`"
+    };
+    return Err(throw(&e, Kind::Type, error::INVALID_ARGUMENT, message));
   }
-  // SAFETY: the trampoline is never handed to JavaScript: it runs only as the
-  // target of a function bound in `js_function`, whose bound `this` is the
-  // external holding a live `FuncData` (freed only when that external, which
-  // the running function holds, is collected). Under `new`, `this` is a fresh
-  // object and was refused above; `js_function` keeps this invariant, as long
-  // as JavaScript has not replaced `Function.prototype.bind` before this
-  // thread's first wasm function (`trampoline` reads it then): such a `bind`
-  // is handed the trampoline and could call it with another addon's external
-  // as `this`. Not yet closed; a check that the external is ours would be.
+  // SAFETY: `this` carries `DATA_TAG`, which only `js_function` gives, to an
+  // external it made holding a live `FuncData` (freed only when that
+  // external is collected, and `this` holds it for this call).
   let fd = unsafe { &*(data as *const FuncData) };
   let mut heap = Vec::new();
   let args: &[sys::napi_value] = if argc <= INLINE_ARGS {

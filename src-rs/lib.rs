@@ -115,6 +115,15 @@ pub fn test_panic(env: Env) -> Result<()> {
   error::guard(&env, "testPanic", || panic!("deliberate panic for the test suite"))
 }
 
+/// A napi-rs `External`, as another addon would make one: a test hands it to
+/// the wasm trampoline as `this`, which must refuse it rather than read it as
+/// its own data.
+#[doc(hidden)]
+#[napi(js_name = "testExternal")]
+pub fn test_external() -> External<u8> {
+  External::new(0)
+}
+
 /// The current thread's id, cached per thread: `std::thread::current()`
 /// clones a reference-counted handle, and host calls ask on every call.
 pub(crate) fn thread_id() -> std::thread::ThreadId {
