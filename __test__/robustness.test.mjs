@@ -533,3 +533,36 @@ for (const other of [{}, undefined, null, 1, x.f]) coded(() => seen.trampoline.c
 assert.equal(seen.trampoline.call(seen.own), 7)
 console.log('ok')
 `)
+
+robust('a host Promise whose then answers twice, the second time from inside the first answer\'s conversion, does not let the guest resume while that conversion uses its caller', `
+const m = new Module(\`(module
+  (import "h" "f" (func $f (result i32 externref)))
+  (func (export "run") (result i32) (local $i i32)
+    (call $f) drop drop
+    (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000000))))
+    (i32.const 7)))\`)
+const store = new Store()
+const linker = new Linker()
+let answers = 0
+linker.func('h', 'f', { params: [], results: ['i32', 'externref'] }, () => {
+  const p = Promise.resolve()
+  p.then = (fulfil) => {
+    const results = [0, { an: 'object' }]
+    // Converting results[0] fulfils again; results[1] is converted after it,
+    // through the same caller.
+    Object.defineProperty(results, 0, { get() {
+      answers++
+      fulfil([1, null])
+      const t = Date.now(); while (Date.now() - t < 20) {}
+      return 0
+    } })
+    fulfil(results)
+  }
+  return p
+})
+const { run } = linker.instantiate(store, m).exports
+for (let r = 0; r < 5; r++) assert.equal(await run.callAsync(), 7)
+assert.equal(answers, 5)
+console.log('ok')
+`)

@@ -470,7 +470,10 @@ fn complete(env: &Env, hook: HookArg, outcome: Outcome) {
 /// the JavaScript thread uses the caller only while it holds a claim
 /// (`Waiting` to `InJs`), and the pool thread gives up waiting (to stop the
 /// guest) only from `Waiting`, so never while JavaScript uses the caller.
-/// Once `Done` or `Cancelled`, JavaScript no longer touches it.
+/// Claims nest (JavaScript run by a conversion or a `then` under a claim may
+/// claim again), and a reply under any of them is kept until the outermost
+/// one ends: only then is it `Done`, for the pool thread to resume the guest.
+/// Once `Done` or `Cancelled`, JavaScript no longer touches the caller.
 pub(crate) struct HostReply {
   state: Mutex<Reply>,
   ready: Condvar,
@@ -480,8 +483,11 @@ enum Reply {
   /// JavaScript is not using the caller (a Promise is pending, or the call is
   /// not delivered yet).
   Waiting,
-  /// JavaScript is using the caller.
-  InJs,
+  /// JavaScript is using the caller. The results, once a turn nested in
+  /// the outermost one replied: JavaScript that runs while the outermost
+  /// turn uses the caller (a conversion's getter, a `then`) can settle the
+  /// call, and the pool thread may take the results only when that turn ends.
+  InJs(Option<std::result::Result<Vec<Val>, CallFailure>>),
   /// The results, or why there are none: for the pool thread to take.
   Done(std::result::Result<Vec<Val>, CallFailure>),
   /// The pool thread stopped waiting; the guest is unwinding.
@@ -501,8 +507,14 @@ impl Drop for Claim<'_> {
   fn drop(&mut self) {
     if self.outer {
       let mut s = self.reply.state.lock().unwrap_or_else(PoisonError::into_inner);
-      if matches!(*s, Reply::InJs) {
-        *s = Reply::Waiting;
+      if let Reply::InJs(done) = &mut *s {
+        *s = match done.take() {
+          Some(r) => {
+            self.reply.ready.notify_all();
+            Reply::Done(r)
+          }
+          None => Reply::Waiting,
+        };
       }
     }
   }
@@ -514,23 +526,23 @@ impl HostReply {
     let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
     match *s {
       Reply::Waiting => {
-        *s = Reply::InJs;
+        *s = Reply::InJs(None);
         Some(Claim { reply: self, outer: true })
       }
       // Only the JavaScript thread moves the state to `InJs`: it holds it.
-      Reply::InJs => Some(Claim { reply: self, outer: false }),
+      Reply::InJs(_) => Some(Claim { reply: self, outer: false }),
       _ => None,
     }
   }
 
-  /// Hands the results to the pool thread (under a claim, which it ends).
-  /// Only the first reply counts: a `then` that fulfils and then throws
+  /// Keeps the results for the pool thread, which takes them when the
+  /// outermost claim ends (`claim` is the caller's own, perhaps nested in
+  /// it). Only the first reply counts: a `then` that fulfils and then throws
   /// cannot replace its value with the error.
-  fn reply(&self, result: std::result::Result<Vec<Val>, CallFailure>) {
+  fn reply(&self, _claim: &Claim<'_>, result: std::result::Result<Vec<Val>, CallFailure>) {
     let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-    if matches!(*s, Reply::InJs | Reply::Waiting) {
-      *s = Reply::Done(result);
-      self.ready.notify_all();
+    if let Reply::InJs(done @ None) = &mut *s {
+      *done = Some(result);
     }
   }
 }
@@ -625,13 +637,13 @@ impl RemoteCall {
     let ret = match outcome {
       Ok(ret) => ret,
       Err(failure) => {
-        self.reply.reply(Err(failure));
+        self.reply.reply(&claim, Err(failure));
         shared.leave_remote(call);
         return;
       }
     };
     if !crate::host::is_promise(raw, ret) {
-      self.reply.reply(host.results_of(env, caller, ret));
+      self.reply.reply(&claim, host.results_of(env, caller, ret));
       shared.leave_remote(call);
       return;
     }
@@ -642,7 +654,7 @@ impl RemoteCall {
     let handlers = handler(raw, c"fulfilled", Some(on_fulfilled), &settle).zip(handler(raw, c"rejected", Some(on_rejected), &settle));
     let waiting = handlers.is_some_and(|(on_ok, on_err)| crate::host::then(raw, ret, on_ok, on_err));
     if !waiting {
-      self.reply.reply(Err(CallFailure::Host("could not wait for the Promise a host function returned".into())));
+      self.reply.reply(&claim, Err(CallFailure::Host("could not wait for the Promise a host function returned".into())));
       shared.leave_remote(call);
       return;
     }
@@ -727,7 +739,7 @@ unsafe fn settled(env: sys::napi_env, info: sys::napi_callback_info, ok: bool) -
     } else {
       Err(crate::host::rethrow_later(env, caller, value, &host.name))
     };
-    settle.reply.reply(r);
+    settle.reply.reply(&claim, r);
     drop(claim);
     settle.shared.leave_remote(settle.call);
   }));
