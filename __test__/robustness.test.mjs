@@ -566,3 +566,27 @@ for (let r = 0; r < 5; r++) assert.equal(await run.callAsync(), 7)
 assert.equal(answers, 5)
 console.log('ok')
 `)
+
+robust('setters on Object.prototype and Array.prototype neither swallow the values a store roots nor change an externref', `
+const m = new Module(\`(module (import "env" "f" (func $f (result i32))) (table $t 1 externref)
+  (func (export "run") (result i32) call $f)
+  (func (export "put") (param externref) (table.set $t (i32.const 0) (local.get 0)))
+  (func (export "get") (result externref) (table.get $t (i32.const 0)))
+  (func (export "id") (param externref) (result externref) local.get 0))\`)
+const swallow = { set(v) {}, get() { return 'EVIL' }, configurable: true }
+const tampered = (proto, key, f) => { Object.defineProperty(proto, key, swallow); try { return f() } finally { delete proto[key] } }
+// The store roots its host functions from index 1 of an array, its
+// externrefs by number (from 0) in an object, and a primitive externref in a
+// holder object under 'v'.
+const x = tampered(Array.prototype, 1, () => new Instance(new Store(), m, { env: { f: () => 42 } }).exports)
+tampered(Object.prototype, 0, () => x.put({ keep: 'me' }))
+const prim = tampered(Object.prototype, 'v', () => x.id('prim'))
+await gcs()
+const failed = []
+try { x.run() } catch (e) { failed.push('host function: ' + e.message) }
+if (x.get()?.keep !== 'me') failed.push('externref: ' + String(x.get()))
+if (prim !== 'prim') failed.push('primitive: ' + String(prim))
+assert.deepEqual(failed, [])
+assert.equal(x.run(), 42)
+console.log('ok')
+`)

@@ -223,6 +223,48 @@ thread_local! {
   static PROBE: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
 }
 
+/// Gives `obj` its own property `key` = `value` (writable, enumerable and
+/// configurable, as an assignment would), through [[DefineOwnProperty]]
+/// rather than [[Set]]: a setter that JavaScript put on a prototype (say
+/// `Object.prototype[0]` or `Object.prototype.v`) is not run, so it can
+/// neither swallow the value nor run JavaScript here. For the objects that
+/// root values for the native side.
+pub(crate) fn define_own(env: sys::napi_env, obj: sys::napi_value, key: &std::ffi::CStr, value: sys::napi_value) -> bool {
+  let prop = sys::napi_property_descriptor {
+    utf8name: key.as_ptr(),
+    name: ptr::null_mut(),
+    method: None,
+    getter: None,
+    setter: None,
+    value,
+    attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
+    data: ptr::null_mut(),
+  };
+  // SAFETY: values of the current call on `env`'s thread; the descriptor
+  // lives across the call.
+  unsafe { sys::napi_define_properties(env, obj, 1, &prop) == sys::Status::napi_ok }
+}
+
+/// `define_own` under the array index `i`.
+pub(crate) fn define_index(env: sys::napi_env, obj: sys::napi_value, i: u32, value: sys::napi_value) -> bool {
+  // Decimal digits of a u32 (at most 10) and a NUL.
+  let mut buf = [0u8; 11];
+  let mut at = buf.len() - 1;
+  let mut n = i;
+  loop {
+    at -= 1;
+    buf[at] = b'0' + (n % 10) as u8;
+    n /= 10;
+    if n == 0 {
+      break;
+    }
+  }
+  match std::ffi::CStr::from_bytes_with_nul(&buf[at..]) {
+    Ok(key) => define_own(env, obj, key, value),
+    Err(_) => false,
+  }
+}
+
 /// A symbol described `name`, made once per thread (a hidden property key).
 pub(crate) fn per_thread_symbol(env: sys::napi_env, key: &'static std::thread::LocalKey<Cell<sys::napi_ref>>, name: &'static std::ffi::CStr) -> sys::napi_value {
   per_thread(env, key, || {
@@ -756,9 +798,9 @@ impl StoreShared {
     unsafe {
       sys::napi_create_array(env, &mut v);
       sys::napi_create_object(env, &mut externs);
-      sys::napi_set_element(env, v, 0, externs);
       sys::napi_create_reference(env, v, 0, &mut weak);
     }
+    define_index(env, v, 0, externs);
     self.roots.set(weak);
     v
   }
@@ -775,11 +817,9 @@ impl StoreShared {
     let id = self.next_extern.get();
     self.next_extern.set(id.wrapping_add(1));
     let mut externs = ptr::null_mut();
-    // SAFETY: the roots array and its object at index 0, on this env.
-    unsafe {
-      sys::napi_get_element(env, self.roots(env), 0, &mut externs);
-      sys::napi_set_element(env, externs, id, value);
-    }
+    // SAFETY: the roots array, on this env; its own element 0 is the object.
+    unsafe { sys::napi_get_element(env, self.roots(env), 0, &mut externs) };
+    define_index(env, externs, id, value);
     (id, self.dropped_externs.clone())
   }
 
@@ -854,10 +894,8 @@ impl StoreShared {
     let roots = self.roots(raw);
     let mut len = 0u32;
     // SAFETY: `roots` is an array of this env.
-    unsafe {
-      sys::napi_get_array_length(raw, roots, &mut len);
-      sys::napi_set_element(raw, roots, len, func);
-    }
+    unsafe { sys::napi_get_array_length(raw, roots, &mut len) };
+    define_index(raw, roots, len, func);
   }
 
   pub(crate) fn is_disposed(&self) -> bool {
