@@ -217,6 +217,12 @@ pub(crate) unsafe fn func_data<'a>(env: &Env, value: sys::napi_value) -> Option<
     if sys::napi_get_property(raw, value, data_key(raw), &mut ext) != sys::Status::napi_ok {
       return None;
     }
+    // And the external must be ours: `value` may be a Proxy (from a replaced
+    // `bind`), whose traps run here.
+    let mut ours = false;
+    if sys::napi_check_object_type_tag(raw, ext, &DATA_TAG, &mut ours) != sys::Status::napi_ok || !ours {
+      return None;
+    }
     let mut data = ptr::null_mut();
     if sys::napi_get_value_external(raw, ext, &mut data) != sys::Status::napi_ok {
       return None;
