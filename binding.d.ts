@@ -267,7 +267,8 @@ export declare class Memory {
    */
   read(offset: number, length: number): Buffer
   /**
-   * Copies `bytes` into the memory at `offset`.
+   * Copies `bytes` into the memory at `offset`. `bytes` may be a view of
+   * this very memory, overlapping the destination (as `copyWithin` allows).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.write>
    */
   write(offset: number, bytes: Uint8Array): void

@@ -71,6 +71,22 @@ test('memory.buffer views linear memory without a copy', (t) => {
   t.is(x.load(2), 3)
 })
 
+test('memory.write copies from a view of the same memory like copyWithin, overlapping either way, and takes only bytes', (t) => {
+  const { exports: x } = new Instance(new Store(), new Module(ARITH_WAT))
+  const mem = new Uint8Array(x.memory.buffer)
+  const fill = () => { for (let i = 0; i < 256; i++) mem[i] = i }
+  const expected = (target, start, end) => { fill(); const a = Uint8Array.from(mem.subarray(0, 256)); a.copyWithin(target, start, end); return a }
+  for (const [target, start, end] of [[10, 0, 200], [0, 10, 210], [3, 3, 100]]) {
+    const want = expected(target, start, end)
+    fill()
+    x.memory.write(target, mem.subarray(start, end))
+    t.deepEqual(mem.subarray(0, 256), want, `write(${target}, view ${start}..${end})`)
+  }
+  for (const bad of ['bytes', [1, 2], new Int8Array(2), new Uint16Array(2), new DataView(new ArrayBuffer(2))]) {
+    t.throws(() => x.memory.write(0, bad), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /Uint8Array or Buffer/ })
+  }
+})
+
 test('a disposed store refuses calls; a view taken before keeps its memory mapped until collected', (t) => {
   const store = new Store()
   const { exports: x } = new Instance(store, new Module(ARITH_WAT))

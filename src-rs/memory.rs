@@ -384,20 +384,34 @@ impl Memory {
     })
   }
 
-  /// Copies `bytes` into the memory at `offset`.
+  /// Copies `bytes` into the memory at `offset`. `bytes` may be a view of
+  /// this very memory, overlapping the destination (as `copyWithin` allows).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Memory.html#method.write>
-  #[napi(catch_unwind)]
-  pub fn write(&self, env: Env, offset: f64, bytes: &[u8]) -> Result<()> {
+  #[napi(catch_unwind, ts_args_type = "offset: number, bytes: Uint8Array")]
+  pub fn write(&self, env: Env, offset: f64, bytes: Unknown) -> Result<()> {
     let memory = self.memory;
     let offset = crate::val::index(&env, offset, "memory.write(offset)")?;
-    self.store.with(&env, |mut cx| {
+    let (mut kind, mut len, mut data, mut ab, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+    // SAFETY: a value of the current call; napi checks it is a typed array.
+    let status = unsafe { sys::napi_get_typedarray_info(env.raw(), bytes.raw(), &mut kind, &mut len, &mut data, &mut ab, &mut off) };
+    if status != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
+      return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, "memory.write(offset, bytes) takes the bytes as a Uint8Array or Buffer"));
+    }
+    self.store.with(&env, |cx| {
       let size = memory.data_size(&cx) as u64;
-      if offset.checked_add(bytes.len() as u64).is_none_or(|end| end > size) {
-        return Err(throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.write({offset}, <{} bytes>) reaches outside the memory ({size} bytes)", bytes.len())));
+      if offset.checked_add(len as u64).is_none_or(|end| end > size) {
+        return Err(throw(&env, Kind::Range, error::INVALID_ARGUMENT, &format!("memory.write({offset}, <{len} bytes>) reaches outside the memory ({size} bytes)")));
       }
-      memory
-        .write(&mut cx, offset as usize, bytes)
-        .map_err(|_| throw(&env, Kind::Range, error::INVALID_ARGUMENT, "write outside the memory"))
+      if len > 0 {
+        // SAFETY: `offset + len` is within the memory's `size` bytes at
+        // `data_ptr`, checked just above with the store held, so it cannot
+        // move or shrink meanwhile; `data` holds `len` bytes of a live typed
+        // array of this call (not null, since `len > 0`). The two may overlap
+        // (a view of this memory): `ptr::copy` is a memmove, and no Rust
+        // reference to either range exists.
+        unsafe { ptr::copy(data as *const u8, memory.data_ptr(&cx).add(offset as usize), len) };
+      }
+      Ok(())
     })
   }
 
