@@ -13,7 +13,7 @@
 //! # Garbage collection
 //! No native reference keeps a JavaScript host function alive: a host
 //! function is rooted from JavaScript, by the Linker object that defined it
-//! and by a roots array shared by every JavaScript handle of the stores it was
+//! and by a roots object shared by every JavaScript handle of the stores it was
 //! instantiated into. A store whose host functions close over its own exports
 //! is then an ordinary cycle of JavaScript objects, which V8 collects.
 //!
@@ -188,7 +188,7 @@ pub(crate) struct StoreShared {
   /// Numbers host calls, so a `Caller` object kept past its call is refused
   /// even if a later call's caller sits at the same address.
   host_calls: Cell<u64>,
-  /// Weak reference to the JavaScript array that roots this store's host
+  /// Weak reference to the JavaScript object that roots this store's host
   /// functions and externref values; every JavaScript handle of the store
   /// holds it strongly.
   roots: Cell<sys::napi_ref>,
@@ -223,15 +223,44 @@ thread_local! {
   static PROBE: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// Gives `obj` its own property `key` = `value` (writable, enumerable and
-/// configurable, as an assignment would), through [[DefineOwnProperty]]
-/// rather than [[Set]]: a setter that JavaScript put on a prototype (say
-/// `Object.prototype[0]` or `Object.prototype.v`) is not run, so it can
-/// neither swallow the value nor run JavaScript here. For the objects that
-/// root values for the native side.
-pub(crate) fn define_own(env: sys::napi_env, obj: sys::napi_value, key: &std::ffi::CStr, value: sys::napi_value) -> bool {
+/// Gives `obj`, an object made by `napi_create_object`, its own data
+/// property `key` = `value` (as an assignment would), even when JavaScript
+/// put an accessor for `key` on `Object.prototype`: [[Set]] would run its
+/// setter, which could swallow the value or run JavaScript here. So [[Set]]
+/// is used only when no such property exists, which asking runs no
+/// JavaScript (`Object.prototype` is the whole chain, and its prototype is
+/// immutable), and [[DefineOwnProperty]] otherwise (a slower path). For the
+/// objects that root values for the native side.
+pub(crate) fn put_own(env: sys::napi_env, obj: sys::napi_value, key: OwnKey<'_>, value: sys::napi_value) {
+  let mut taken = true;
+  // SAFETY: values of the current call on `env`'s thread; the name is
+  // NUL-terminated.
+  unsafe {
+    match key {
+      OwnKey::Index(i) => sys::napi_has_element(env, obj, i, &mut taken),
+      OwnKey::Name(name) => sys::napi_has_named_property(env, obj, name.as_ptr(), &mut taken),
+    };
+    if !taken {
+      match key {
+        OwnKey::Index(i) => sys::napi_set_element(env, obj, i, value),
+        OwnKey::Name(name) => sys::napi_set_named_property(env, obj, name.as_ptr(), value),
+      };
+      return;
+    }
+  }
+  let digits;
+  let name = match key {
+    OwnKey::Name(name) => name,
+    OwnKey::Index(i) => {
+      digits = format!("{i}\0");
+      match std::ffi::CStr::from_bytes_with_nul(digits.as_bytes()) {
+        Ok(name) => name,
+        Err(_) => return,
+      }
+    }
+  };
   let prop = sys::napi_property_descriptor {
-    utf8name: key.as_ptr(),
+    utf8name: name.as_ptr(),
     name: ptr::null_mut(),
     method: None,
     getter: None,
@@ -240,29 +269,15 @@ pub(crate) fn define_own(env: sys::napi_env, obj: sys::napi_value, key: &std::ff
     attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
     data: ptr::null_mut(),
   };
-  // SAFETY: values of the current call on `env`'s thread; the descriptor
-  // lives across the call.
-  unsafe { sys::napi_define_properties(env, obj, 1, &prop) == sys::Status::napi_ok }
+  // SAFETY: as above; the descriptor lives across the call.
+  unsafe { sys::napi_define_properties(env, obj, 1, &prop) };
 }
 
-/// `define_own` under the array index `i`.
-pub(crate) fn define_index(env: sys::napi_env, obj: sys::napi_value, i: u32, value: sys::napi_value) -> bool {
-  // Decimal digits of a u32 (at most 10) and a NUL.
-  let mut buf = [0u8; 11];
-  let mut at = buf.len() - 1;
-  let mut n = i;
-  loop {
-    at -= 1;
-    buf[at] = b'0' + (n % 10) as u8;
-    n /= 10;
-    if n == 0 {
-      break;
-    }
-  }
-  match std::ffi::CStr::from_bytes_with_nul(&buf[at..]) {
-    Ok(key) => define_own(env, obj, key, value),
-    Err(_) => false,
-  }
+/// A property key for `put_own`.
+#[derive(Clone, Copy)]
+pub(crate) enum OwnKey<'a> {
+  Index(u32),
+  Name(&'a std::ffi::CStr),
 }
 
 /// A symbol described `name`, made once per thread (a hidden property key).
@@ -768,14 +783,14 @@ impl StoreShared {
     }
   }
 
-  /// A strong reference to the array that roots this store's host functions
+  /// A strong reference to the object that roots this store's host functions
   /// and externref values: a call in flight holds it, so they live until the
   /// call ends even if every handle of the store is dropped meanwhile.
   pub(crate) fn hold_roots(&self, env: sys::napi_env) -> Option<JsRef> {
     JsRef::new(env, self.roots(env))
   }
 
-  /// The JavaScript array that roots this store's host functions (from index
+  /// The JavaScript object that roots this store's host functions (from index
   /// 1) and its externref values (in the object at index 0).
   fn roots(&self, env: sys::napi_env) -> sys::napi_value {
     let mut v = ptr::null_mut();
@@ -794,13 +809,13 @@ impl StoreShared {
     }
     let mut weak = ptr::null_mut();
     let mut externs = ptr::null_mut();
-    // SAFETY: a new array, weakly referenced, on this env.
+    // SAFETY: new objects, one weakly referenced, on this env.
     unsafe {
-      sys::napi_create_array(env, &mut v);
+      sys::napi_create_object(env, &mut v);
       sys::napi_create_object(env, &mut externs);
       sys::napi_create_reference(env, v, 0, &mut weak);
     }
-    define_index(env, v, 0, externs);
+    put_own(env, v, OwnKey::Index(0), externs);
     self.roots.set(weak);
     v
   }
@@ -817,9 +832,9 @@ impl StoreShared {
     let id = self.next_extern.get();
     self.next_extern.set(id.wrapping_add(1));
     let mut externs = ptr::null_mut();
-    // SAFETY: the roots array, on this env; its own element 0 is the object.
+    // SAFETY: the roots object, on this env; its own element 0 is the object.
     unsafe { sys::napi_get_element(env, self.roots(env), 0, &mut externs) };
-    define_index(env, externs, id, value);
+    put_own(env, externs, OwnKey::Index(id), value);
     (id, self.dropped_externs.clone())
   }
 
@@ -850,7 +865,7 @@ impl StoreShared {
       return; // collected with everything it rooted
     }
     let mut externs = ptr::null_mut();
-    // SAFETY: the object at index 0 of the roots array, on this env.
+    // SAFETY: the object at index 0 of the roots object, on this env.
     unsafe { sys::napi_get_element(env, roots, 0, &mut externs) };
     for d in ids {
       let mut deleted = false;
@@ -887,15 +902,17 @@ impl StoreShared {
   /// Roots `func` (a host function's JavaScript function, identified by
   /// `id`) in this store, so it lives as long as the store's handles.
   pub(crate) fn root(&self, env: &Env, id: usize, func: sys::napi_value) {
-    if func.is_null() || !self.rooted.borrow_mut().insert(id) {
+    let raw = env.raw();
+    // First, as it may start afresh (the previous roots were collected).
+    let roots = self.roots(raw);
+    let mut rooted = self.rooted.borrow_mut();
+    if func.is_null() || !rooted.insert(id) {
       return;
     }
-    let raw = env.raw();
-    let roots = self.roots(raw);
-    let mut len = 0u32;
-    // SAFETY: `roots` is an array of this env.
-    unsafe { sys::napi_get_array_length(raw, roots, &mut len) };
-    define_index(raw, roots, len, func);
+    // Host functions from 1: one number each while these roots live.
+    let n = rooted.len() as u32;
+    drop(rooted);
+    put_own(raw, roots, OwnKey::Index(n), func);
   }
 
   pub(crate) fn is_disposed(&self) -> bool {

@@ -60,7 +60,7 @@ impl JsRef {
     unsafe {
       if boxed {
         sys::napi_create_object(env, &mut target);
-        crate::store::define_own(env, target, c"v", value);
+        crate::store::put_own(env, target, crate::store::OwnKey::Name(c"v"), value);
       }
       let count = if store.is_some() { 0 } else { 1 };
       if sys::napi_create_reference(env, target, count, &mut r) != sys::Status::napi_ok {
