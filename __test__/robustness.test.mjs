@@ -590,3 +590,31 @@ assert.deepEqual(failed, [])
 assert.equal(x.run(), 42)
 console.log('ok')
 `)
+
+robust('a Linker lets go of a host function it no longer uses: one defined over with allowShadowing, and one whose definition was refused', `
+const m = new Module('(module (import "env" "h" (func $h (result i32))) (func (export "f") (result i32) call $h))')
+const ty = { params: [], results: ['i32'] }
+const linker = new Linker()
+linker.func('env', 'h', ty, () => 1)
+// Refused (already defined): it must not be rooted in the stores this linker
+// instantiates into.
+let refused = () => 2
+const refusedRef = new WeakRef(refused)
+coded(() => linker.func('env', 'h', ty, refused), 'ERR_WASMTIME_LINK')
+refused = null
+const a = linker.instantiate(new Store(), m).exports
+// Defined over: neither the linker nor later stores keep the old one.
+linker.allowShadowing(true)
+let old = () => 3
+const oldRef = new WeakRef(old)
+linker.func('env', 'h', ty, old)
+old = null
+linker.func('env', 'h', ty, () => 4)
+const b = linker.instantiate(new Store(), m).exports
+await gcs()
+assert.equal(refusedRef.deref(), undefined, 'the refused function was collected')
+assert.equal(oldRef.deref(), undefined, 'the replaced function was collected')
+assert.equal(a.f(), 1)
+assert.equal(b.f(), 4)
+console.log('ok')
+`)

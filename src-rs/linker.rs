@@ -60,8 +60,10 @@ pub struct FuncOptions {
 #[napi]
 pub struct Linker {
   linker: wasmtime::Linker<StoreData>,
-  /// The host functions defined here, to root in each store instantiated into.
-  hosts: Vec<Arc<HostFunc>>,
+  /// The host functions defined here, to root in each store instantiated
+  /// into: by module and name, so a function defined again over another
+  /// (`allowShadowing`) replaces it here too.
+  hosts: std::collections::HashMap<(String, String), Arc<HostFunc>>,
   /// The store that the items defined with `define*` belong to, if any:
   /// wasmtime panics when they meet another store, so that is refused first.
   owner: Option<usize>,
@@ -123,7 +125,7 @@ impl Linker {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.new>
   #[napi(constructor)]
   pub fn new(engine: &Engine) -> Self {
-    Linker { linker: wasmtime::Linker::new(&engine.engine), hosts: Vec::new(), owner: None, engine: engine.engine.clone(), wasi: None, shadowing: false }
+    Linker { linker: wasmtime::Linker::new(&engine.engine), hosts: Default::default(), owner: None, engine: engine.engine.clone(), wasi: None, shadowing: false }
   }
 
   /// Whether later definitions may replace earlier ones of the same name.
@@ -208,12 +210,14 @@ impl Linker {
   ) -> Result<()> {
     let ft = parse_func_type(&env, &self.engine, &ty)?;
     let host = Arc::new(HostFunc::new(&env, func.raw(), &ft, options.and_then(|o| o.caller).unwrap_or(false), format!("{module}.{name}"))?);
-    self.hosts.push(host.clone());
+    let defined = host.clone();
     self
       .linker
-      .func_new(&module, &name, ft, move |caller, params, results| host.call(caller, params, results))
-      .map(|_| ())
-      .map_err(|e| link_error(&env, &e))
+      .func_new(&module, &name, ft, move |caller, params, results| defined.call(caller, params, results))
+      .map_err(|e| link_error(&env, &e))?;
+    // Only once defined: a refused definition must not stay rooted.
+    self.hosts.insert((module, name), host);
+    Ok(())
   }
 
   /// Defines WASI preview1 (`wasi_snapshot_preview1`), backed by `ctx` in the
@@ -240,7 +244,7 @@ impl Linker {
       store.shared.hold(raw);
     }
     same_store(env, &self.owner, &store.shared)?;
-    root_hosts(env, &store.shared, &self.hosts);
+    root_hosts(env, &store.shared, self.hosts.values());
     self.attach_wasi(env, &store.shared)?;
     let linker = &self.linker;
     let inst = store.shared.enter(env, |mut cx| {
@@ -255,7 +259,7 @@ impl Linker {
   pub fn instantiate_pre(&self, env: Env, module: &Module) -> Result<InstancePre> {
     let m = module.module(&env)?;
     let pre = self.linker.instantiate_pre(m).map_err(|e| link_error(&env, &e))?;
-    Ok(InstancePre { pre, hosts: self.hosts.clone(), owner: self.owner, raw: module.raw().cloned() })
+    Ok(InstancePre { pre, hosts: self.hosts.values().cloned().collect(), owner: self.owner, raw: module.raw().cloned() })
   }
 }
 
@@ -273,7 +277,7 @@ fn same_store(env: &Env, owner: &Option<usize>, store: &Rc<StoreShared>) -> Resu
 }
 
 /// Roots `hosts` in `store`, so they live as long as its handles.
-fn root_hosts(env: &Env, store: &StoreShared, hosts: &[Arc<HostFunc>]) {
+fn root_hosts<'a>(env: &Env, store: &StoreShared, hosts: impl IntoIterator<Item = &'a Arc<HostFunc>>) {
   for h in hosts {
     store.root(env, Arc::as_ptr(h) as usize, h.value());
   }

@@ -680,11 +680,12 @@ export class Linker {
   readonly engine: Engine
   readonly #native: native.Linker
   /**
-   * The host functions defined here. The native side holds them weakly, so
-   * that a host function closing over a store's exports does not keep that
-   * store alive; this array (and the stores' own roots) keep them.
+   * The host functions defined here, by module and name (a redefinition
+   * replaces one). The native side holds them weakly, so that a host function
+   * closing over a store's exports does not keep that store alive; this map
+   * (and the stores' own roots) keep them.
    */
-  readonly #hostFunctions: Function[] = []
+  readonly #hostFunctions = new Map<string, Function>()
 
   constructor(engine?: Engine) {
     const e = engineOf(engine)
@@ -739,7 +740,7 @@ export class Linker {
     checkOptions(ty, entry ? ['kind', 'module', 'name', 'params', 'results'] : ['params', 'results'], what)
     checkOptions(options, ['caller'], `linker.func(${module}.${name}) options`)
     this.#native.func(module, name, ty as native.FuncTypeDesc, func, options)
-    this.#hostFunctions.push(func)
+    this.#hostFunctions.set(`${module.length}:${module}${name}`, func)
   }
 
   /** Defines `module.name` as a wasm function, Memory, Table or Global of `store`. */
