@@ -618,3 +618,19 @@ assert.equal(a.f(), 1)
 assert.equal(b.f(), 4)
 console.log('ok')
 `)
+
+robust('runWasiCommand (synchronous) stops a runaway guest at its timeout or when its fuel runs out, like runWasiCommandAsync', `
+const { runWasiCommand } = wn
+const spin = '(module (func (export "_start") (loop (br 0))))'
+// A start function runs at instantiation, which the timeout covers too.
+const spinAtStart = '(module (func $s (loop (br 0))) (start $s) (func (export "_start")))'
+for (const wat of [spin, spinAtStart]) {
+  assert.throws(() => runWasiCommand(new Module(wat), { timeout: 100 }), (e) => e instanceof WasmTrap && e.trapCode === 'interrupt')
+}
+const fuelled = new Engine({ consumeFuel: true })
+assert.throws(() => runWasiCommand(new Module(spin, fuelled), { fuel: 100000 }), (e) => e instanceof WasmTrap && e.trapCode === 'out_of_fuel')
+coded(() => runWasiCommand(new Module(spin), { timeout: -1 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+coded(() => runWasiCommand(new Module(spin), { timeout: 2 ** 31 }), 'ERR_WASMTIME_INVALID_ARGUMENT', RangeError)
+assert.equal(stats().stores, 0, 'each run disposed its store')
+console.log('ok')
+`)

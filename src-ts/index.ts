@@ -84,7 +84,7 @@ export type Caller = native.Caller
 /** The options of a WASI context, as `node:wasi` names them. */
 const WASI_OPTIONS = ['args', 'env', 'preopens', 'stdin', 'stdout', 'stderr'] as const
 export const WasiContext = checkedClass(native.WasiContext, 'WasiContext', 0, WASI_OPTIONS, false)
-const RUN_OPTIONS = [...WASI_OPTIONS, 'returnOnExit', 'store'] as const
+const RUN_OPTIONS = [...WASI_OPTIONS, 'returnOnExit', 'store', 'timeout', 'fuel'] as const
 export type WasiContext = native.WasiContext
 export type WasiOptions = native.WasiOptions
 export type TypeDesc = native.TypeDesc
@@ -832,6 +832,10 @@ export interface RunWasiOptions extends native.WasiOptions {
   returnOnExit?: boolean
   /** Limits for the store the command runs in. */
   store?: StoreOptions
+  /** Milliseconds from the call after which the guest is stopped (a WasmTrap, `interrupt`), at most 2^31 - 1. */
+  timeout?: number
+  /** Fuel for an engine made with `consumeFuel` (required there). */
+  fuel?: bigint | number
 }
 
 export interface WasiResult {
@@ -844,13 +848,22 @@ export interface WasiResult {
 
 /**
  * Runs a WASI command module (its `_start`) in a fresh store, like
- * `wasmtime run`: stdout and stderr are captured as Buffers by default.
+ * `wasmtime run`: stdout and stderr are captured as Buffers by default. It
+ * blocks the JavaScript thread, so nothing else can stop the guest: pass a
+ * `timeout` (or `fuel`) for a guest you do not trust, or use
+ * `runWasiCommandAsync`.
  */
 export function runWasiCommand(module: Module, options: RunWasiOptions = {}): WasiResult {
   checkOptions(options, RUN_OPTIONS, 'runWasiCommand()')
-  const { store: storeOptions, returnOnExit: _, ...wasiOptions } = options
+  const { store: storeOptions, returnOnExit: _, timeout, fuel, ...wasiOptions } = options
+  if (typeof timeout === 'number' && timeout > MAX_TIMEOUT) {
+    throw codedError(RangeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `runWasiCommand(): timeout must be at most ${MAX_TIMEOUT} ms (about 24.8 days), got ${timeout}`)
+  }
   const store = new Store(module.engine, storeOptions)
   try {
+    // Before instantiation, which runs a start function.
+    if (timeout !== undefined) store.setDeadline(timeout)
+    if (fuel !== undefined) store.setFuel(fuel)
     const wasi = new WasiContext(wasiOptions)
     const linker = new Linker(module.engine)
     linker.defineWasi(wasi)
@@ -888,15 +901,11 @@ export interface RunWasiAsyncOptions extends Omit<RunWasiOptions, 'stdin' | 'std
    */
   stdout?: WasiAsyncOutput
   stderr?: WasiAsyncOutput
-  /** Milliseconds from the call after which the guest is stopped (a WasmTrap, `interrupt`), at most 2^31 - 1. */
-  timeout?: number
   /** Stops the guest (or a run still waiting for a thread) when aborted; the promise rejects with `signal.reason`. */
   signal?: AbortSignal
-  /** Fuel for an engine made with `consumeFuel` (required there). */
-  fuel?: bigint | number
 }
 
-const RUN_ASYNC_OPTIONS = [...RUN_OPTIONS, 'timeout', 'signal', 'fuel'] as const
+const RUN_ASYNC_OPTIONS = [...RUN_OPTIONS, 'signal'] as const
 /** The longest `setTimeout` waits (2^31 - 1 ms). */
 const MAX_TIMEOUT = 2 ** 31 - 1
 
