@@ -575,9 +575,9 @@ const m = new Module(\`(module (import "env" "f" (func $f (result i32))) (table 
   (func (export "id") (param externref) (result externref) local.get 0))\`)
 const swallow = { set(v) {}, get() { return 'EVIL' }, configurable: true }
 const tampered = (proto, key, f) => { Object.defineProperty(proto, key, swallow); try { return f() } finally { delete proto[key] } }
-// The store roots its host functions under numbers from 1 (in an array
-// until 0.1, hence Array.prototype too), its externrefs under numbers from 0,
-// and a primitive externref in a holder object under 'v'.
+// The store roots its host functions under numbers from 1 and its externrefs
+// under numbers from 0 (Array.prototype too: the host functions were once in
+// an array), and a primitive externref in a holder object under 'v'.
 const x = tampered(Array.prototype, 1, () => tampered(Object.prototype, 1, () => new Instance(new Store(), m, { env: { f: () => 42 } }).exports))
 tampered(Object.prototype, 0, () => x.put({ keep: 'me' }))
 const prim = tampered(Object.prototype, 'v', () => x.id('prim'))

@@ -80,18 +80,9 @@ impl Instance {
         // SAFETY: a string made on the current call's env, of `name`'s bytes
         // (names may hold NUL, and `__proto__` is an ordinary name here).
         unsafe { sys::napi_create_string_utf8(raw, name.as_ptr().cast(), name.len() as isize, &mut key) };
-        props.push(sys::napi_property_descriptor {
-          utf8name: ptr::null(),
-          name: key,
-          method: None,
-          getter: None,
-          setter: None,
-          value,
-          // Plain data properties take V8's fast path; the facade freezes the
-          // object, as `WebAssembly.Instance#exports` is.
-          attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
-          data: ptr::null_mut(),
-        });
+        // Plain data properties take V8's fast path; the facade freezes the
+        // object, as `WebAssembly.Instance#exports` is.
+        props.push(crate::store::data_property(ptr::null(), key, value));
       }
       // SAFETY: own data properties defined on a new object of this env; no
       // setter (such as `__proto__`'s) runs.

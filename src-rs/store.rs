@@ -259,18 +259,24 @@ pub(crate) fn put_own(env: sys::napi_env, obj: sys::napi_value, key: OwnKey<'_>,
       }
     }
   };
-  let prop = sys::napi_property_descriptor {
-    utf8name: name.as_ptr(),
-    name: ptr::null_mut(),
+  let prop = data_property(name.as_ptr(), ptr::null_mut(), value);
+  // SAFETY: as above; the descriptor lives across the call.
+  unsafe { sys::napi_define_properties(env, obj, 1, &prop) };
+}
+
+/// A descriptor of a plain data property (writable, enumerable and
+/// configurable, as an assignment makes), named by `utf8name` or by `name`.
+pub(crate) fn data_property(utf8name: *const std::ffi::c_char, name: sys::napi_value, value: sys::napi_value) -> sys::napi_property_descriptor {
+  sys::napi_property_descriptor {
+    utf8name,
+    name,
     method: None,
     getter: None,
     setter: None,
     value,
     attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
     data: ptr::null_mut(),
-  };
-  // SAFETY: as above; the descriptor lives across the call.
-  unsafe { sys::napi_define_properties(env, obj, 1, &prop) };
+  }
 }
 
 /// A property key for `put_own`.
