@@ -278,9 +278,7 @@ fn same_store(env: &Env, owner: &Option<usize>, store: &Rc<StoreShared>) -> Resu
 
 /// Roots `hosts` in `store`, so they live as long as its handles.
 fn root_hosts<'a>(env: &Env, store: &StoreShared, hosts: impl IntoIterator<Item = &'a Arc<HostFunc>>) {
-  for h in hosts {
-    store.root(env, Arc::as_ptr(h) as usize, h.value());
-  }
+  store.root(env, hosts.into_iter().map(|h| (Arc::as_ptr(h) as usize, h.value())));
 }
 
 /// A module with its imports resolved, ready to instantiate many times.

@@ -905,20 +905,27 @@ impl StoreShared {
     }
   }
 
-  /// Roots `func` (a host function's JavaScript function, identified by
-  /// `id`) in this store, so it lives as long as the store's handles.
-  pub(crate) fn root(&self, env: &Env, id: usize, func: sys::napi_value) {
-    let raw = env.raw();
-    // First, as it may start afresh (the previous roots were collected).
-    let roots = self.roots(raw);
-    let mut rooted = self.rooted.borrow_mut();
-    if func.is_null() || !rooted.insert(id) {
+  /// Roots `funcs` (host functions' JavaScript functions, each identified
+  /// by a number) in this store, so they live as long as the store's handles.
+  pub(crate) fn root(&self, env: &Env, funcs: impl IntoIterator<Item = (usize, sys::napi_value)>) {
+    let mut funcs = funcs.into_iter().peekable();
+    if funcs.peek().is_none() {
       return;
     }
-    // Host functions from 1: one number each while these roots live.
-    let n = rooted.len() as u32;
-    drop(rooted);
-    put_own(raw, roots, OwnKey::Index(n), func);
+    let raw = env.raw();
+    // Once, and first, as it may start afresh (the previous roots were
+    // collected) and so forget what `rooted` holds.
+    let roots = self.roots(raw);
+    for (id, func) in funcs {
+      let mut rooted = self.rooted.borrow_mut();
+      if func.is_null() || !rooted.insert(id) {
+        continue;
+      }
+      // Host functions from 1: one number each while these roots live.
+      let n = rooted.len() as u32;
+      drop(rooted);
+      put_own(raw, roots, OwnKey::Index(n), func);
+    }
   }
 
   pub(crate) fn is_disposed(&self) -> bool {

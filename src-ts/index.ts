@@ -856,9 +856,7 @@ export interface WasiResult {
 export function runWasiCommand(module: Module, options: RunWasiOptions = {}): WasiResult {
   checkOptions(options, RUN_OPTIONS, 'runWasiCommand()')
   const { store: storeOptions, returnOnExit: _, timeout, fuel, ...wasiOptions } = options
-  if (typeof timeout === 'number' && timeout > MAX_TIMEOUT) {
-    throw codedError(RangeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `runWasiCommand(): timeout must be at most ${MAX_TIMEOUT} ms (about 24.8 days), got ${timeout}`)
-  }
+  checkTimeout(timeout, 'runWasiCommand()')
   const store = new Store(module.engine, storeOptions)
   try {
     // Before instantiation, which runs a start function.
@@ -909,6 +907,13 @@ const RUN_ASYNC_OPTIONS = [...RUN_OPTIONS, 'signal'] as const
 /** The longest `setTimeout` waits (2^31 - 1 ms). */
 const MAX_TIMEOUT = 2 ** 31 - 1
 
+/** Refuses a WASI run's `timeout` above `MAX_TIMEOUT` (the rest is checked where it is used). */
+function checkTimeout(timeout: unknown, what: string): void {
+  if (typeof timeout === 'number' && timeout > MAX_TIMEOUT) {
+    throw codedError(RangeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `${what}: timeout must be at most ${MAX_TIMEOUT} ms (about 24.8 days, the longest a Node timer waits), got ${timeout}`)
+  }
+}
+
 /**
  * Runs a WASI command off the JavaScript thread: the guest runs on a native
  * thread (one per core run at once; more wait their turn) in a store of its
@@ -924,9 +929,7 @@ export function runWasiCommandAsync(module: Module, options: RunWasiAsyncOptions
     const { signal, timeout, stdin } = options
     // The timers that bound the wait for stdin and for a thread are Node's,
     // which fire at once past this (with a warning).
-    if (typeof timeout === 'number' && timeout > MAX_TIMEOUT) {
-      throw codedError(RangeError, 'ERR_WASMTIME_INVALID_ARGUMENT', `runWasiCommandAsync(): timeout must be at most ${MAX_TIMEOUT} ms (about 24.8 days, the longest a Node timer waits), got ${timeout}`)
-    }
+    checkTimeout(timeout, 'runWasiCommandAsync()')
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'runWasiCommandAsync(): signal must be an AbortSignal (from an AbortController)')
     }
