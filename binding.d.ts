@@ -140,35 +140,15 @@ export declare class Global {
   get type(): TypeDesc
 }
 
-/** An instance of a module in a store. */
-export declare class Instance {
-  /**
-   * Instantiates a module that has no imports, or (with `trapUnknownImports`)
-   * whose imports all become functions that trap when called.
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.new>
-   */
-  static create(store: Store, module: Module, trapUnknownImports?: boolean | undefined | null): Instance
-  /**
-   * Every export as an object of values: functions, Memory, Table and Global
-   * objects, like `WebAssembly.Instance#exports`.
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.exports>
-   */
-  exports(): object
-  /**
-   * The export `name` (a function, Memory, Table or Global), or `undefined`.
-   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_export>
-   */
-  getExport(name: string): unknown
-}
-
 /** A module with its imports resolved, ready to instantiate many times. */
 export declare class InstancePre {
   /**
    * Instantiates into `store` (which needs a WASI context of its own when the
-   * module imports WASI: pass one).
+   * module imports WASI: pass one), and returns the instance's number in
+   * `store` (instance.rs).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html#method.instantiate>
    */
-  instantiate(store: Store, wasi?: WasiContext | undefined | null): Instance
+  instantiate(store: Store, wasi?: WasiContext | undefined | null): number
 }
 
 /** Resolves imports by module and name. */
@@ -201,10 +181,11 @@ export declare class Linker {
   /** Defines `module.name` as a Global of `store`. */
   defineGlobal(store: Store, module: string, name: string, global: Global): void
   /**
-   * Defines every export of `instance` under the module name `name`.
+   * Defines every export of instance `index` of `instance_store` under the
+   * module name `name`.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instance>
    */
-  defineInstance(store: Store, name: string, instance: Instance): void
+  defineInstance(store: Store, name: string, instanceStore: Store, index: number): void
   /**
    * Defines `module.name` as a host function: `fn(...args)` (or
    * `fn(caller, ...args)` with `{ caller: true }`) of type `{ params, results }`.
@@ -218,10 +199,11 @@ export declare class Linker {
    */
   defineWasi(ctx: WasiContext): void
   /**
-   * Instantiates `module` into `store` with this linker's definitions.
+   * Instantiates `module` into `store` with this linker's definitions, and
+   * returns the instance's number in `store` (instance.rs).
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate>
    */
-  instantiate(store: Store, module: Module): Instance
+  instantiate(store: Store, module: Module): number
   /**
    * Resolves every import of `module` now, for cheap repeated instantiation.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate_pre>
@@ -621,6 +603,29 @@ export interface GlobalTypeDesc {
  * `ERR_WASMTIME_DESERIALIZE` saying why when `bytes` is not an artifact.
  */
 export declare function inspectArtifact(bytes: Uint8Array): ArtifactInfo
+
+/**
+ * Instantiates a module that has no imports, or (with `trapUnknownImports`)
+ * whose imports all become functions that trap when called. Returns the
+ * instance's number in `store`.
+ * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.new>
+ */
+export declare function instanceCreate(store: Store, module: Module, trapUnknownImports?: boolean | undefined | null): number
+
+/**
+ * Every export of instance `index` of `store` as an object of values:
+ * functions, Memory, Table and Global objects, like
+ * `WebAssembly.Instance#exports`.
+ * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.exports>
+ */
+export declare function instanceExports(store: Store, index: number): object
+
+/**
+ * The export `name` of instance `index` of `store` (a function, Memory,
+ * Table or Global), or `undefined`.
+ * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_export>
+ */
+export declare function instanceGetExport(store: Store, index: number, name: string): unknown
 
 /**
  * Whether `value` is a wasm function made by this addon (an export or a

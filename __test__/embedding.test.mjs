@@ -426,6 +426,29 @@ test('a Store object alone keeps its host functions alive, like handles taken fr
   t.is(b.exports.run(), 42)
 })
 
+test('an Instance alone keeps its store and host functions alive; another store\'s instance and a number no store gave are coded errors', async (t) => {
+  // The native side names an instance by its store and a number
+  // (src-rs/instance.rs): the Instance object must hold the store itself.
+  const instance = (() => new Instance(new Store(), new Module('(module (import "h" "f" (func $f (result i32))) (func (export "g") (result i32) call $f))'), { h: { f: () => 42 } }))()
+  await settle(30)
+  t.is(instance.getExport('g')(), 42)
+  t.is(instance.exports.g(), 42)
+  const err = t.throws(() => new Linker().defineInstance(new Store(), 'a', instance), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  t.regex(err.message, /another Store/)
+  // Through the binding, as only a caller bypassing the facade could.
+  const store = new Store()
+  const lib = new Linker().instantiate(store, new Module('(module (func (export "seven") (result i32) i32.const 7))'))
+  t.is(binding.instanceGetExport(store, 0, 'seven')(), 7)
+  for (const [s, n] of [[store, 1], [store, 2 ** 32 - 1], [new Store(), 0]]) {
+    t.throws(() => binding.instanceGetExport(s, n, 'seven'), { instanceOf: RangeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /no instance with this number/ })
+    t.throws(() => binding.instanceExports(s, n), { instanceOf: RangeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  }
+  t.throws(() => binding.instanceGetExport({}, 0, 'seven'), { instanceOf: TypeError })
+  t.is(lib.exports.seven(), 7)
+  store.dispose()
+  t.throws(() => lib.getExport('seven'), { code: 'ERR_WASMTIME_STORE_DISPOSED' })
+})
+
 test('new Engine({ pooling }) instantiates from reserved slots: data segments land, memories start fresh, its limits give coded errors', (t) => {
   const engine = new Engine({ pooling: { totalCoreInstances: 2, totalMemories: 2, totalTables: 2, maxMemorySize: 1 << 20 } })
   const module = new Module('(module (memory (export "m") 1) (data (i32.const 0) "hi") (func (export "poke") (i32.store8 (i32.const 8) (i32.const 7))))', engine)

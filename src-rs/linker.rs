@@ -13,7 +13,6 @@ use crate::memory::Memory;
 use crate::table::Table;
 use wasmtime::Extern;
 use crate::host::HostFunc;
-use crate::instance::Instance;
 use crate::module::{Module, RawCode};
 use crate::store::{Store, StoreData, StoreShared};
 use crate::trap;
@@ -182,17 +181,20 @@ impl Linker {
     self.define_extern(&env, store, Rc::as_ptr(&global.store), &module, &name, Extern::Global(global.global))
   }
 
-  /// Defines every export of `instance` under the module name `name`.
+  /// Defines every export of instance `index` of `instance_store` under the
+  /// module name `name`.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instance>
   #[napi(catch_unwind)]
-  pub fn define_instance(&mut self, env: Env, store: &Store, name: String, instance: &Instance) -> Result<()> {
-    if !Rc::ptr_eq(&instance.store, &store.shared) {
+  pub fn define_instance(&mut self, env: Env, store: &Store, name: String, instance_store: &Store, index: u32) -> Result<()> {
+    if !Rc::ptr_eq(&instance_store.shared, &store.shared) {
       return Err(throw(&env, Kind::Type, error::INVALID_ARGUMENT, "the instance belongs to another Store"));
     }
     self.own(&env, &store.shared)?;
     let linker = &mut self.linker;
-    let inst = instance.instance;
-    store.shared.with(&env, |mut cx| linker.instance(&mut cx, &name, inst).map(|_| ()).map_err(|e| link_error(&env, &e)))
+    store.shared.with(&env, |mut cx| {
+      let inst = crate::instance::nth(&env, &cx, index)?;
+      linker.instance(&mut cx, &name, inst).map(|_| ()).map_err(|e| link_error(&env, &e))
+    })
   }
 
   /// Defines `module.name` as a host function: `fn(...args)` (or
@@ -232,10 +234,11 @@ impl Linker {
     Ok(())
   }
 
-  /// Instantiates `module` into `store` with this linker's definitions.
+  /// Instantiates `module` into `store` with this linker's definitions, and
+  /// returns the instance's number in `store` (instance.rs).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instantiate>
-  #[napi(catch_unwind, ts_return_type = "Instance")]
-  pub fn instantiate<'env>(&self, env: &'env Env, store: &Store, module: &Module) -> Result<Unknown<'env>> {
+  #[napi(catch_unwind)]
+  pub fn instantiate(&self, env: &Env, store: &Store, module: &Module) -> Result<u32> {
     let m = module.module(env)?;
     if !wasmtime::Engine::same(&store.shared.engine, m.engine()) {
       return Err(throw(env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
@@ -247,10 +250,10 @@ impl Linker {
     root_hosts(env, &store.shared, self.hosts.values());
     self.attach_wasi(env, &store.shared)?;
     let linker = &self.linker;
-    let inst = store.shared.enter(env, |mut cx| {
-      linker.instantiate(&mut cx, m).map_err(|e| instantiate_error(env, &mut cx, &e))
-    })?;
-    Instance::to_js(env, store.shared.clone(), inst)
+    store.shared.enter(env, |mut cx| {
+      let inst = linker.instantiate(&mut cx, m).map_err(|e| instantiate_error(env, &mut cx, &e))?;
+      Ok(crate::instance::record(&mut cx, inst))
+    })
   }
 
   /// Resolves every import of `module` now, for cheap repeated instantiation.
@@ -294,10 +297,11 @@ pub struct InstancePre {
 #[napi]
 impl InstancePre {
   /// Instantiates into `store` (which needs a WASI context of its own when the
-  /// module imports WASI: pass one).
+  /// module imports WASI: pass one), and returns the instance's number in
+  /// `store` (instance.rs).
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html#method.instantiate>
-  #[napi(catch_unwind, ts_return_type = "Instance")]
-  pub fn instantiate<'env>(&self, env: &'env Env, store: &Store, wasi: Option<&WasiContext>) -> Result<Unknown<'env>> {
+  #[napi(catch_unwind)]
+  pub fn instantiate(&self, env: &Env, store: &Store, wasi: Option<&WasiContext>) -> Result<u32> {
     if !wasmtime::Engine::same(&store.shared.engine, self.pre.module().engine()) {
       return Err(throw(env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
     }
@@ -314,7 +318,9 @@ impl InstancePre {
       })?;
     }
     let pre = &self.pre;
-    let inst = store.shared.enter(env, |mut cx| pre.instantiate(&mut cx).map_err(|e| instantiate_error(env, &mut cx, &e)))?;
-    Instance::to_js(env, store.shared.clone(), inst)
+    store.shared.enter(env, |mut cx| {
+      let inst = pre.instantiate(&mut cx).map_err(|e| instantiate_error(env, &mut cx, &e))?;
+      Ok(crate::instance::record(&mut cx, inst))
+    })
   }
 }

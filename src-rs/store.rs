@@ -61,6 +61,9 @@ pub(crate) struct StoreData {
   /// While the store runs a `callAsync` on a pool thread: the way back to the
   /// JavaScript thread (host calls) and the call's stop flag.
   pub(crate) remote: Option<Arc<crate::async_call::Link>>,
+  /// The instances made in this store, in order: JavaScript names an
+  /// instance by its place here (instance.rs).
+  pub(crate) instances: Vec<wasmtime::Instance>,
 }
 
 // SAFETY: a store is used on the JavaScript thread that created it, or, during
@@ -484,6 +487,7 @@ impl StoreShared {
       interrupts: Arc::new(AtomicU64::new(0)),
       generation: 0,
       remote: None,
+      instances: Vec::new(),
     };
     let interrupts = data.interrupts.clone();
     let mut store = wasmtime::Store::new(&engine.engine, data);

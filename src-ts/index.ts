@@ -533,21 +533,25 @@ export interface InstanceOptions {
  * `WebAssembly.Instance#exports`.
  * [`wasmtime::Instance`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html).
  */
-const EXPORTS = Symbol('wasmtime-napi.exports')
+/** Passed as `module` by `wrapInstance`, which has no module to pass. */
+const WRAP = Symbol('wasmtime-napi.wrap')
 
-/** Wraps an instance the native side made (Linker, InstancePre). */
-let wrapInstance: (handle: native.Instance) => Instance
+/** Wraps an instance the native side made (Linker, InstancePre): its number in `store`. */
+let wrapInstance: (store: Store, index: number) => Instance
+/** The store and number of an Instance, for `linker.defineInstance`. */
+let instanceOf: (instance: Instance) => [Store, number]
 
 export class Instance {
-  readonly [NATIVE]: native.Instance
-  private [EXPORTS]: Exports | undefined
+  // The native side names an instance by its store and a number
+  // (src-rs/instance.rs); holding the store keeps it, and the host functions
+  // its object roots, alive as long as this instance.
+  #store: Store
+  #index: number
+  #exports: Exports | undefined
 
   static {
-    wrapInstance = (handle) => {
-      const i: Instance = Object.create(Instance.prototype)
-      Object.defineProperty(i, NATIVE, { value: handle })
-      return i
-    }
+    wrapInstance = (store, index) => new Instance(store, WRAP as unknown as Module, index as unknown as Imports)
+    instanceOf = (i) => [i.#store, i.#index]
   }
 
   /**
@@ -557,6 +561,11 @@ export class Instance {
    * BigInts for global imports.
    */
   constructor(store: Store, module: Module, imports?: Imports, options: InstanceOptions = {}) {
+    this.#store = store
+    if ((module as unknown) === WRAP) {
+      this.#index = imports as unknown as number
+      return
+    }
     if (!(store instanceof native.Store)) {
       throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'new Instance(store, module, imports?, options?) expects a Store')
     }
@@ -564,7 +573,7 @@ export class Instance {
     const wanted = m.imports as ImportType[]
     checkOptions(options, ['defineUnknownImportsAsTraps'], 'new Instance()')
     if (imports === undefined || wanted.length === 0) {
-      this[NATIVE] = native.Instance.create(store, m, options.defineUnknownImportsAsTraps ?? false)
+      this.#index = native.instanceCreate(store, m, options.defineUnknownImportsAsTraps ?? false)
       return
     }
     const linker = new native.Linker(store.engine)
@@ -574,17 +583,17 @@ export class Instance {
       defineImport(linker, store, imp, value)
     }
     if (options.defineUnknownImportsAsTraps) linker.defineUnknownImportsAsTraps(m)
-    this[NATIVE] = linker.instantiate(store, m)
+    this.#index = linker.instantiate(store, m)
   }
 
   /** The exports: functions, Memory, Table and Global objects. */
   get exports(): Exports {
-    return (this[EXPORTS] ??= Object.freeze(this[NATIVE].exports()) as Exports)
+    return (this.#exports ??= Object.freeze(native.instanceExports(this.#store, this.#index)) as Exports)
   }
 
   /** One export by name, or `undefined`. */
   getExport(name: string): ExportValue | undefined {
-    return this[NATIVE].getExport(name) as ExportValue | undefined
+    return native.instanceGetExport(this.#store, this.#index, name) as ExportValue | undefined
   }
 
   /** The exported function `name`; throws if there is none. */
@@ -774,7 +783,7 @@ export class Linker {
    */
   defineInstance(store: Store, name: string, instance: Instance): void {
     if (!(instance instanceof Instance)) throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'linker.defineInstance(store, name, instance) expects an Instance')
-    this.#native.defineInstance(store, name, instance[NATIVE])
+    this.#native.defineInstance(store, name, ...instanceOf(instance))
   }
 
   /** Defines the WASI preview1 imports over `ctx` (one context per store). */
@@ -789,7 +798,7 @@ export class Linker {
 
   /** Instantiates `module` into `store`. */
   instantiate(store: Store, module: Module): Instance {
-    return wrapInstance(this.#native.instantiate(store, nativeModule(module)))
+    return wrapInstance(store, this.#native.instantiate(store, nativeModule(module)))
   }
 
   /** Resolves `module`'s imports once, for cheap repeated instantiation. */
@@ -823,7 +832,7 @@ export class InstancePre {
 
   /** Instantiates into `store`; a WASI module needs a fresh `WasiContext` per store. */
   instantiate(store: Store, wasi?: WasiContext): Instance {
-    return wrapInstance(this.#pre.instantiate(store, wasi))
+    return wrapInstance(store, this.#pre.instantiate(store, wasi))
   }
 }
 
