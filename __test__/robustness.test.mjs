@@ -36,6 +36,46 @@ assert.equal(x.add(20, 22), 42)
 console.log('ok')
 `)
 
+robust('an exported function outlives every other handle of its store, and its hidden links cannot free the store under it', `
+// Functions taken from an Instance share their store's data for the wasm
+// function and hold the Store object (src-rs/func.rs js_function): the store
+// must live as long as any of them, whatever else is collected or tampered.
+const wat = '(module (memory (export "m") 1) (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add) (func (export "load") (result i32) i32.const 0 i32.load))'
+const module = new Module(wat)
+const make = () => { const i = new Instance(new Store(), module); return [i.exports.add, i.getExport('add'), i.getExport('load')] }
+let fns = []
+for (let k = 0; k < 200; k++) fns.push(...make())
+await gcs()
+for (let k = 0; k < fns.length; k += 3) {
+  assert.equal(fns[k](k, 1), k + 1)
+  assert.equal(fns[k + 1](2, 3), 5)
+  assert.equal(fns[k + 2](), 0)
+}
+// The same wasm function gotten many times from one store: distinct
+// functions over one native record, all working after the others are gone.
+const one = new Instance(new Store(), module)
+let last
+for (let k = 0; k < 100000; k++) last = one.getExport('add')
+await gcs()
+assert.equal(last(40, 2), 42)
+assert.notEqual(one.getExport('add'), one.getExport('add'))
+// Whatever hidden property leads to the Store: reading it and disposing
+// that store gives coded errors, never a crash.
+const f = make()[0]
+for (const k of Object.getOwnPropertySymbols(f)) {
+  const v = f[k]
+  if (v instanceof Store) v.dispose()
+  assert.throws(() => { f[k] = {} }, TypeError)
+  assert.throws(() => { delete f[k] }, TypeError)
+}
+coded(() => f(1, 2), 'ERR_WASMTIME_STORE_DISPOSED')
+await f.callAsync(1, 2).then(() => assert.fail('resolved'), (e) => assert.equal(e.code, 'ERR_WASMTIME_STORE_DISPOSED'))
+fns = []
+await gcs()
+coded(() => f(1, 2), 'ERR_WASMTIME_STORE_DISPOSED')
+console.log('ok')
+`)
+
 robust('raw: shared, resizable (any realm), WebAssembly.Memory and plain buffers are refused with coded TypeErrors', `
 import vm from 'node:vm'
 const art = Engine.default.precompileModule('(module)')

@@ -21,7 +21,13 @@ use wasmtime::{AsContextMut, RootScope, Val, ValRaw, ValType};
 
 /// What a JavaScript function made for a wasm function carries.
 pub(crate) struct FuncData {
-  pub(crate) store: Rc<StoreShared>,
+  /// Its store: live as long as this data (see `own`).
+  store: *const StoreShared,
+  /// The store, for data owned by its function's external (freed by the
+  /// external's finalizer). `None` for data in its store's table
+  /// (`StoreShared::funcs`), which the store frees: a function made with a
+  /// keeper holds that keeper, which holds the store.
+  own: Option<Rc<StoreShared>>,
   pub(crate) func: wasmtime::Func,
   pub(crate) params: Vec<ValType>,
   pub(crate) results: Vec<ValType>,
@@ -31,6 +37,22 @@ pub(crate) struct FuncData {
 }
 
 const NUMERIC_SLOTS: usize = 16;
+
+impl FuncData {
+  pub(crate) fn store(&self) -> &StoreShared {
+    // SAFETY: `own` holds the store, or this data is in the store's own
+    // table, freed only with the store (see `js_function`).
+    unsafe { &*self.store }
+  }
+
+  /// The store as an `Rc`, for what must hold it.
+  pub(crate) fn store_rc(&self, env: &Env) -> Result<Rc<StoreShared>> {
+    match &self.own {
+      Some(rc) => Ok(rc.clone()),
+      None => self.store().rc().ok_or_else(|| throw(env, Kind::Error, error::INTERNAL, "the store of this function is being freed")),
+    }
+  }
+}
 
 fn is_numeric(t: &ValType) -> bool {
   matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64)
@@ -45,18 +67,44 @@ static FUNC_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_74
 /// trampoline (see `call`) and call it with any external as `this`.
 static DATA_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_7469_6d65, upper: 0x6578_7466_756e_6364 };
 
-/// Makes (or returns) the JavaScript function for `func`.
+/// Makes the JavaScript function for `func`.
+///
+/// With a `keeper` (a JavaScript object whose native side holds an
+/// `Rc<StoreShared>` as long as it lives, and which carries the store's
+/// roots: the Store object, which instance.rs passes), the function holds
+/// the keeper, and its `FuncData` is the one in
+/// the store's table for `func` (made at most once per wasm function and
+/// store): no finalizer per function. A finalizer is dear in Node (a napi-rs
+/// `External`, which has one, takes about 1 µs to make and collect, against
+/// 0.1 µs for a no-op call), and per request every export is a new function.
+/// Without a keeper, the function's external owns its data and a finalizer
+/// frees it.
 pub(crate) fn js_function(
   env: &Env,
-  store: Rc<StoreShared>,
+  store: &Rc<StoreShared>,
+  keeper: Option<sys::napi_value>,
   mut cx: impl AsContextMut<Data = StoreData>,
   func: wasmtime::Func,
   name: &str,
 ) -> Result<sys::napi_value> {
-  let ty = func.ty(&mut cx);
-  let params: Vec<ValType> = ty.params().collect();
-  let results: Vec<ValType> = ty.results().collect();
   let raw = env.raw();
+  let make = |ty: wasmtime::FuncType, own| {
+    let params: Vec<ValType> = ty.params().collect();
+    let results: Vec<ValType> = ty.results().collect();
+    let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
+    Box::new(FuncData { store: Rc::as_ptr(store), own, func, params, results, numeric })
+  };
+  let (data, owned): (*mut FuncData, bool) = match keeper {
+    Some(_) => {
+      let key = func.to_raw(&mut cx) as usize;
+      let mut funcs = store.funcs.borrow_mut();
+      let fd = funcs.entry(key).or_insert_with(|| make(func.ty(&mut cx), None));
+      (&mut **fd as *mut FuncData, false)
+    }
+    None => (Box::into_raw(make(func.ty(&mut cx), Some(store.clone()))), true),
+  };
+  // SAFETY: `data` is live: boxed just now, or in the store's table.
+  let (params, results) = unsafe { (&(*data).params, &(*data).results) };
   let names = |tys: &[ValType]| -> Result<sys::napi_value> {
     let mut arr = ptr::null_mut();
     // SAFETY: values created on the current call's env.
@@ -71,25 +119,30 @@ pub(crate) fn js_function(
     }
     Ok(arr)
   };
-  let (js_params, js_results) = (names(&params)?, names(&results)?);
-  let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
-  let data = Box::into_raw(Box::new(FuncData { store, func, params, results, numeric }));
+  let (js_params, js_results) = (names(params)?, names(results)?);
   let (trampoline, bind) = trampoline(raw);
   let mut ext = ptr::null_mut();
   let mut f = ptr::null_mut();
   let key = data_key(raw);
-  // SAFETY: `data` is a live box owned by the external made here: it is freed
-  // by `finalize_func_data` when that external is collected, never before. The
-  // external is the bound `this` of `f` and a read-only, non-configurable
-  // property of `f` (under `data_key`), so it outlives every call of `f` and
-  // every `func_data` of `f`. A property instead of `napi_wrap` spares each
+  // SAFETY: `data` is either a live box owned by the external made here,
+  // freed by `finalize_func_data` when that external is collected, never
+  // before; or the store's own, freed with the store, which `f` keeps alive
+  // through `keeper` (a read-only, non-configurable property of `f`, as
+  // the caller's contract says the keeper holds the store). The external is
+  // the bound `this` of `f` and a read-only, non-configurable property of `f`
+  // (under `data_key`), so it outlives every call of `f` and every
+  // `func_data` of `f`. A property instead of `napi_wrap` spares each
   // function a weak reference that every garbage collection must visit.
   unsafe {
-    if sys::napi_create_external(raw, data.cast(), Some(finalize_func_data), ptr::null_mut(), &mut ext) != sys::Status::napi_ok {
-      drop(Box::from_raw(data));
+    let finalize: sys::napi_finalize = if owned { Some(finalize_func_data) } else { None };
+    if sys::napi_create_external(raw, data.cast(), finalize, ptr::null_mut(), &mut ext) != sys::Status::napi_ok {
+      if owned {
+        drop(Box::from_raw(data));
+      }
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
-    // Left untagged, the external is garbage and its finalizer frees `data`.
+    // Left untagged, the external is garbage, and its finalizer frees an
+    // owned `data` (the store's table keeps the other kind).
     if sys::napi_type_tag_object(raw, ext, &DATA_TAG) != sys::Status::napi_ok {
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
@@ -108,20 +161,15 @@ pub(crate) fn js_function(
       attributes,
       data: ptr::null_mut(),
     };
-    let data_prop = sys::napi_property_descriptor {
-      utf8name: ptr::null(),
-      name: key,
-      method: None,
-      getter: None,
-      setter: None,
-      value: ext,
-      attributes: sys::PropertyAttributes::default,
-      data: ptr::null_mut(),
-    };
+    let data_prop = prop_sym(key, ext);
     let props = [
       data_prop,
-      // `data` lives as long as `f` (see above).
-      (*data).store.roots_property(raw),
+      // The store's roots (host functions, externrefs) live as long as `f`:
+      // directly, or through the keeper, which carries them.
+      match keeper {
+        Some(k) => prop_sym(keeper_key(raw), k),
+        None => (*data).store().roots_property(raw),
+      },
       // Like any function's `name`: read-only but configurable.
       prop(c"name", js_name, sys::PropertyAttributes::configurable),
       // One function for all, reading its wasm function from `this`.
@@ -131,7 +179,7 @@ pub(crate) fn js_function(
     ];
     // Tagged only once the property is there: `func_data` trusts every
     // tagged function to carry it. Left untagged, `f` and its external are
-    // garbage, and the external's finalizer frees `data`.
+    // garbage, and the external's finalizer frees an owned `data`.
     if sys::napi_define_properties(raw, f, props.len(), props.as_ptr()) != sys::Status::napi_ok
       || sys::napi_type_tag_object(raw, f, &FUNC_TAG) != sys::Status::napi_ok
     {
@@ -144,6 +192,8 @@ pub(crate) fn js_function(
 thread_local! {
   /// The symbol under which a wasm function keeps its `FuncData` external.
   static DATA_KEY: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
+  /// The symbol under which a wasm function holds its keeper.
+  static KEEPER_KEY: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
   /// The template-made function every wasm function is bound from.
   static TRAMPOLINE: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
   /// `Function.prototype.bind`.
@@ -175,6 +225,25 @@ fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
   (t, bind)
 }
 
+/// A read-only, non-enumerable, non-configurable property under `key`.
+fn prop_sym(key: sys::napi_value, value: sys::napi_value) -> sys::napi_property_descriptor {
+  sys::napi_property_descriptor {
+    utf8name: ptr::null(),
+    name: key,
+    method: None,
+    getter: None,
+    setter: None,
+    value,
+    attributes: sys::PropertyAttributes::default,
+    data: ptr::null_mut(),
+  }
+}
+
+/// The symbol under which a wasm function holds its keeper (`js_function`).
+fn keeper_key(raw: sys::napi_env) -> sys::napi_value {
+  crate::store::per_thread_symbol(raw, &KEEPER_KEY, c"wasmtime-napi.keeper")
+}
+
 fn data_key(raw: sys::napi_env) -> sys::napi_value {
   crate::store::per_thread_symbol(raw, &DATA_KEY, c"wasmtime-napi.func")
 }
@@ -189,7 +258,7 @@ unsafe extern "C" fn finalize_func_data(_env: sys::napi_env, data: *mut c_void, 
 pub(crate) fn wasm_func_of(env: &Env, value: sys::napi_value) -> Option<(wasmtime::Func, *const StoreShared)> {
   // SAFETY: the data lives as long as `value`, a value of the current call.
   let fd = unsafe { func_data(env, value) }?;
-  Some((fd.func, Rc::as_ptr(&fd.store)))
+  Some((fd.func, fd.store))
 }
 
 /// What a JavaScript function made by `js_function` carries, or `None` for
@@ -298,7 +367,7 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
   if fd.numeric && args.len() == fd.params.len() {
     return call_numeric(&e, fd, args);
   }
-  call_func(&e, &fd.store, fd.func, &fd.params, &fd.results, args)
+  call_func(&e, &fd.store_rc(&e)?, fd.func, &fd.params, &fd.results, args)
 }
 
 /// The hot path for functions of numbers only: one napi call per argument and
@@ -311,13 +380,13 @@ fn call_numeric(env: &Env, fd: &FuncData, args: &[sys::napi_value]) -> Result<sy
       Some(v) => v,
       // Let the general conversion say precisely what was wrong.
       None => {
-        return fd.store.with(env, |mut cx| to_val(env, &mut cx, *a, ty, &|| format!("argument {i}")).map(|_| ptr::null_mut()))
+        return fd.store().with(env, |mut cx| to_val(env, &mut cx, *a, ty, &|| format!("argument {i}")).map(|_| ptr::null_mut()))
       }
     };
   }
   let n = fd.params.len().max(fd.results.len());
   let func = fd.func;
-  fd.store.enter(env, |mut cx| {
+  fd.store().enter(env, |mut cx| {
     // SAFETY: `slots` holds `n` >= params and >= results values; the first
     // `params.len()` were written with exactly the parameter types (checked
     // by `numeric_arg` against the function's own type), and there are no

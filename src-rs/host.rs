@@ -346,7 +346,7 @@ impl Caller {
   #[napi(catch_unwind, ts_return_type = "WasmFunction | Memory | Table | Global | undefined")]
   pub fn get_export<'env>(&self, env: &'env Env, name: String) -> Result<Unknown<'env>> {
     let value = self.store.with_caller(env, self.ptr, self.call, |caller| match caller.get_export(&name) {
-      Some(ext) => extern_to_js(env, &self.store, &mut *caller, ext, &name),
+      Some(ext) => extern_to_js(env, &self.store, None, &mut *caller, ext, &name),
       None => {
         let mut u = ptr::null_mut();
         // SAFETY: the current call's env.

@@ -197,6 +197,10 @@ pub(crate) struct StoreShared {
   roots: Cell<sys::napi_ref>,
   /// Host functions already in `roots` (by address of their `HostFunc`).
   rooted: RefCell<HashSet<usize>>,
+  /// The data of the wasm functions made with a keeper (func.rs
+  /// `js_function`), one per wasm function, by its `Func::to_raw` address;
+  /// freed with the store.
+  pub(crate) funcs: RefCell<std::collections::HashMap<usize, Box<crate::func::FuncData>>>,
   /// Numbers the JavaScript values given to wasm as externrefs, which are
   /// rooted in `roots[0]` (an object keyed by these numbers).
   next_extern: Cell<u32>,
@@ -511,6 +515,7 @@ impl StoreShared {
       host_calls: Cell::new(0),
       roots: Cell::new(ptr::null_mut()),
       rooted: RefCell::new(HashSet::new()),
+      funcs: RefCell::new(std::collections::HashMap::new()),
       next_extern: Cell::new(0),
       dropped_externs: Arc::new(std::sync::Mutex::new(Vec::new())),
       reported: Cell::new(0),
