@@ -161,13 +161,13 @@ pub(crate) fn js_function(
       attributes,
       data: ptr::null_mut(),
     };
-    let data_prop = prop_sym(key, ext);
+    let data_prop = crate::store::hidden_property(key, ext);
     let props = [
       data_prop,
       // The store's roots (host functions, externrefs) live as long as `f`:
       // directly, or through the keeper, which carries them.
       match keeper {
-        Some(k) => prop_sym(keeper_key(raw), k),
+        Some(k) => crate::store::hidden_property(keeper_key(raw), k),
         None => (*data).store().roots_property(raw),
       },
       // Like any function's `name`: read-only but configurable.
@@ -223,20 +223,6 @@ fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
     b
   });
   (t, bind)
-}
-
-/// A read-only, non-enumerable, non-configurable property under `key`.
-fn prop_sym(key: sys::napi_value, value: sys::napi_value) -> sys::napi_property_descriptor {
-  sys::napi_property_descriptor {
-    utf8name: ptr::null(),
-    name: key,
-    method: None,
-    getter: None,
-    setter: None,
-    value,
-    attributes: sys::PropertyAttributes::default,
-    data: ptr::null_mut(),
-  }
 }
 
 /// The symbol under which a wasm function holds its keeper (`js_function`).

@@ -271,6 +271,21 @@ pub(crate) fn put_own(env: sys::napi_env, obj: sys::napi_value, key: OwnKey<'_>,
   unsafe { sys::napi_define_properties(env, obj, 1, &prop) };
 }
 
+/// A descriptor of a read-only, non-enumerable, non-configurable property
+/// under `key` (a symbol, for the links JavaScript must not change).
+pub(crate) fn hidden_property(key: sys::napi_value, value: sys::napi_value) -> sys::napi_property_descriptor {
+  sys::napi_property_descriptor {
+    utf8name: ptr::null(),
+    name: key,
+    method: None,
+    getter: None,
+    setter: None,
+    value,
+    attributes: sys::PropertyAttributes::default,
+    data: ptr::null_mut(),
+  }
+}
+
 /// A descriptor of a plain data property (writable, enumerable and
 /// configurable, as an assignment makes), named by `utf8name` or by `name`.
 pub(crate) fn data_property(utf8name: *const std::ffi::c_char, name: sys::napi_value, value: sys::napi_value) -> sys::napi_property_descriptor {
@@ -901,17 +916,7 @@ impl StoreShared {
   /// The hidden, read-only property `attach_roots` defines, for a caller that
   /// defines it together with others in one `napi_define_properties`.
   pub(crate) fn roots_property(&self, raw: sys::napi_env) -> sys::napi_property_descriptor {
-    let key = per_thread_symbol(raw, &ROOTS_KEY, c"wasmtime-napi.roots");
-    sys::napi_property_descriptor {
-      utf8name: ptr::null(),
-      name: key,
-      method: None,
-      getter: None,
-      setter: None,
-      value: self.roots(raw),
-      attributes: sys::PropertyAttributes::default,
-      data: ptr::null_mut(),
-    }
+    hidden_property(per_thread_symbol(raw, &ROOTS_KEY, c"wasmtime-napi.roots"), self.roots(raw))
   }
 
   /// Roots `funcs` (host functions' JavaScript functions, each identified
