@@ -435,6 +435,9 @@ test('an Instance alone keeps its store and host functions alive; another store\
   t.is(instance.exports.g(), 42)
   const err = t.throws(() => new Linker().defineInstance(new Store(), 'a', instance), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
   t.regex(err.message, /another Store/)
+  for (const fake of [Object.create(Instance.prototype), {}, null]) {
+    t.throws(() => new Linker().defineInstance(new Store(), 'a', fake), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT', message: /expects an Instance/ })
+  }
   // Through the binding, as only a caller bypassing the facade could.
   const store = new Store()
   const lib = new Linker().instantiate(store, new Module('(module (func (export "seven") (result i32) i32.const 7))'))

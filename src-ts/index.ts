@@ -528,19 +528,19 @@ export interface InstanceOptions {
   defineUnknownImportsAsTraps?: boolean
 }
 
-/**
- * An instantiated module, with `exports` shaped like
- * `WebAssembly.Instance#exports`.
- * [`wasmtime::Instance`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html).
- */
 /** Passed as `module` by `wrapInstance`, which has no module to pass. */
 const WRAP = Symbol('wasmtime-napi.wrap')
 
 /** Wraps an instance the native side made (Linker, InstancePre): its number in `store`. */
 let wrapInstance: (store: Store, index: number) => Instance
-/** The store and number of an Instance, for `linker.defineInstance`. */
-let instanceOf: (instance: Instance) => [Store, number]
+/** The store and number of an Instance (`undefined` for anything else), for `linker.defineInstance`. */
+let instanceOf: (instance: unknown) => [Store, number] | undefined
 
+/**
+ * An instantiated module, with `exports` shaped like
+ * `WebAssembly.Instance#exports`.
+ * [`wasmtime::Instance`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html).
+ */
 export class Instance {
   // The native side names an instance by its store and a number
   // (src-rs/instance.rs); holding the store keeps it, and the host functions
@@ -551,7 +551,7 @@ export class Instance {
 
   static {
     wrapInstance = (store, index) => new Instance(store, WRAP as unknown as Module, index as unknown as Imports)
-    instanceOf = (i) => [i.#store, i.#index]
+    instanceOf = (i) => (typeof i === 'object' && i !== null && #store in i ? [i.#store, i.#index] : undefined)
   }
 
   /**
@@ -782,8 +782,9 @@ export class Linker {
    * [`instance`](https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.instance)
    */
   defineInstance(store: Store, name: string, instance: Instance): void {
-    if (!(instance instanceof Instance)) throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'linker.defineInstance(store, name, instance) expects an Instance')
-    this.#native.defineInstance(store, name, ...instanceOf(instance))
+    const named = instanceOf(instance)
+    if (named === undefined) throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'linker.defineInstance(store, name, instance) expects an Instance')
+    this.#native.defineInstance(store, name, ...named)
   }
 
   /** Defines the WASI preview1 imports over `ctx` (one context per store). */
