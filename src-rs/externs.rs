@@ -173,6 +173,27 @@ pub(crate) fn extern_to_js(
   Ok(handle)
 }
 
+/// `extern_to_js` of an export looked up by name, or `undefined` when there
+/// is none (`getExport` of an instance or a `Caller`).
+pub(crate) fn export_to_js(
+  env: &Env,
+  store: &Rc<StoreShared>,
+  keeper: Option<sys::napi_value>,
+  cx: impl AsContextMut<Data = StoreData>,
+  ext: Option<Extern>,
+  name: &str,
+) -> Result<sys::napi_value> {
+  match ext {
+    Some(ext) => extern_to_js(env, store, keeper, cx, ext, name),
+    None => {
+      let mut u = std::ptr::null_mut();
+      // SAFETY: the current call's env.
+      unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
+      Ok(u)
+    }
+  }
+}
+
 /// Makes a handle made by `new Memory`, `new Table` or `new Global` keep its
 /// store's roots, as handles taken from exports do: the facade calls this
 /// right after construction. Without it, a store reachable only through such

@@ -72,9 +72,9 @@ static DATA_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_74
 /// With a `keeper` (a JavaScript object whose native side holds an
 /// `Rc<StoreShared>` as long as it lives, and which carries the store's
 /// roots: the Store object, which instance.rs passes), the function holds
-/// the keeper, and its `FuncData` is the one in
-/// the store's table for `func` (made at most once per wasm function and
-/// store): no finalizer per function. A finalizer is dear in Node (a napi-rs
+/// the keeper, and its `FuncData` is the one in the store's table for `func`
+/// (made at most once per wasm function and store): no finalizer per
+/// function. A finalizer is dear in Node (a napi-rs
 /// `External`, which has one, takes about 1 µs to make and collect, against
 /// 0.1 µs for a no-op call), and per request every export is a new function.
 /// Without a keeper, the function's external owns its data and a finalizer
@@ -94,14 +94,13 @@ pub(crate) fn js_function(
     let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
     Box::new(FuncData { store: Rc::as_ptr(store), own, func, params, results, numeric })
   };
-  let (data, owned): (*mut FuncData, bool) = match keeper {
-    Some(_) => {
-      let key = func.to_raw(&mut cx) as usize;
-      let mut funcs = store.funcs.borrow_mut();
-      let fd = funcs.entry(key).or_insert_with(|| make(func.ty(&mut cx), None));
-      (&mut **fd as *mut FuncData, false)
-    }
-    None => (Box::into_raw(make(func.ty(&mut cx), Some(store.clone()))), true),
+  let owned = keeper.is_none();
+  let data: *mut FuncData = if owned {
+    Box::into_raw(make(func.ty(&mut cx), Some(store.clone())))
+  } else {
+    let key = func.to_raw(&mut cx) as usize;
+    let mut funcs = store.funcs.borrow_mut();
+    &mut **funcs.entry(key).or_insert_with(|| make(func.ty(&mut cx), None))
   };
   // SAFETY: `data` is live: boxed just now, or in the store's table.
   let (params, results) = unsafe { (&(*data).params, &(*data).results) };

@@ -8,7 +8,7 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Caller.html>
 
 use crate::error::{self, throw, Kind};
-use crate::externs::extern_to_js;
+use crate::externs::export_to_js;
 use crate::store::{StoreData, StoreShared};
 use crate::trap::JsException;
 use crate::val::{from_val, to_val, type_name};
@@ -345,14 +345,9 @@ impl Caller {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Caller.html#method.get_export>
   #[napi(catch_unwind, ts_return_type = "WasmFunction | Memory | Table | Global | undefined")]
   pub fn get_export<'env>(&self, env: &'env Env, name: String) -> Result<Unknown<'env>> {
-    let value = self.store.with_caller(env, self.ptr, self.call, |caller| match caller.get_export(&name) {
-      Some(ext) => extern_to_js(env, &self.store, None, &mut *caller, ext, &name),
-      None => {
-        let mut u = ptr::null_mut();
-        // SAFETY: the current call's env.
-        unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
-        Ok(u)
-      }
+    let value = self.store.with_caller(env, self.ptr, self.call, |caller| {
+      let ext = caller.get_export(&name);
+      export_to_js(env, &self.store, None, &mut *caller, ext, &name)
     })?;
     // SAFETY: made on `env` in this call.
     Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })

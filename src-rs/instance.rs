@@ -4,7 +4,7 @@
 //! <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html>
 
 use crate::error::{self, throw, Kind};
-use crate::externs::extern_to_js;
+use crate::externs::{export_to_js, extern_to_js};
 use crate::linker::instantiate_error;
 use crate::module::Module;
 use crate::store::{Store, StoreData};
@@ -111,14 +111,9 @@ pub fn instance_get_export<'env>(env: &'env Env, store: ClassInstance<'env, Stor
   // The Store object keeps the store alive for the function made here.
   let keeper = Some(store.value);
   let store = &store.shared;
-  let v = store.with(env, |mut cx| match nth(env, &cx, index)?.get_export(&mut cx, &name) {
-    Some(ext) => extern_to_js(env, store, keeper, &mut cx, ext, &name),
-    None => {
-      let mut u = ptr::null_mut();
-      // SAFETY: the current call's env.
-      unsafe { sys::napi_get_undefined(env.raw(), &mut u) };
-      Ok(u)
-    }
+  let v = store.with(env, |mut cx| {
+    let ext = nth(env, &cx, index)?.get_export(&mut cx, &name);
+    export_to_js(env, store, keeper, &mut cx, ext, &name)
   })?;
   // SAFETY: made on `env` in this call.
   Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), v) })
