@@ -39,6 +39,26 @@ test('every numeric type crosses the boundary', (t) => {
   t.deepEqual(x.swap.results, ['i64', 'i32'])
 })
 
+test('params, results and callAsync are shared by every wasm function through one prototype, over Function.prototype', (t) => {
+  const { exports: x } = new Instance(new Store(), new Module(ARITH_WAT))
+  const proto = Object.getPrototypeOf(x.swap)
+  t.is(Object.getPrototypeOf(x.add), proto)
+  t.is(Object.getPrototypeOf(proto), Function.prototype)
+  t.is(x.swap.constructor, Function)
+  t.is(x.swap.call(null, 1, 2n)[1], 1, 'call, apply and bind are those of any function')
+  t.deepEqual(Object.keys(x.swap), [])
+  // Each read is a new array: changing one changes nothing else.
+  x.swap.params.push('f64')
+  x.swap.results.length = 0
+  t.deepEqual(x.swap.params, ['i32', 'i64'])
+  t.deepEqual(x.swap.results, ['i64', 'i32'])
+  t.not(x.swap.params, x.swap.params)
+  // Read from anything but a wasm function, the getters throw a coded TypeError.
+  for (const self of [proto, () => {}, {}, Object.create(proto)]) {
+    for (const key of ['params', 'results']) t.throws(() => Reflect.get(proto, key, self), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })
+  }
+})
+
 test('wrong argument counts and types are TypeErrors', (t) => {
   const { exports: x } = new Instance(new Store(), new Module(ARITH_WAT))
   t.throws(() => x.add(1), { instanceOf: TypeError, code: 'ERR_WASMTIME_INVALID_ARGUMENT' })

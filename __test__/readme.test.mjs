@@ -113,9 +113,11 @@ test('the API table names every export and every public member, and nothing that
   for (const sample of [new pkg.Engine(), new pkg.Store(), new pkg.Linker(), new pkg.Module('(module)')]) {
     for (const m of Object.getOwnPropertyNames(sample)) members.add(m)
   }
-  // What every exported wasm function carries.
+  // What every exported wasm function carries, itself or on its prototype.
   const fn = new pkg.Instance(new pkg.Store(), new pkg.Module('(module (func (export "f")))')).exports.f
-  for (const m of Object.getOwnPropertyNames(fn)) if (!['length', 'name'].includes(m)) members.add(m)
+  for (let p = fn; p && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+    for (const m of Object.getOwnPropertyNames(p)) if (!['length', 'name'].includes(m)) members.add(m)
+  }
   for (const m of members) t.true(named.has(m), `the table names the member ${m}`)
   // Every call or member access the table shows exists.
   for (const s of spans) {

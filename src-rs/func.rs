@@ -103,22 +103,6 @@ pub(crate) fn js_function(
     &mut **funcs.entry(key).or_insert_with(|| make(func.ty(&mut cx), None))
   };
   // SAFETY: `data` is live: boxed just now, or in the store's table.
-  let (params, results) = unsafe { (&(*data).params, &(*data).results) };
-  let names = |tys: &[ValType]| -> Result<sys::napi_value> {
-    let mut arr = ptr::null_mut();
-    // SAFETY: values created on the current call's env.
-    unsafe {
-      sys::napi_create_array_with_length(raw, tys.len(), &mut arr);
-      for (i, t) in tys.iter().enumerate() {
-        let s = type_name(t);
-        let mut v = ptr::null_mut();
-        sys::napi_create_string_utf8(raw, s.as_ptr().cast(), s.len() as isize, &mut v);
-        sys::napi_set_element(raw, arr, i as u32, v);
-      }
-    }
-    Ok(arr)
-  };
-  let (js_params, js_results) = (names(params)?, names(results)?);
   let (trampoline, bind) = trampoline(raw);
   let mut ext = ptr::null_mut();
   let mut f = ptr::null_mut();
@@ -150,16 +134,6 @@ pub(crate) fn js_function(
     }
     let mut js_name = ptr::null_mut();
     sys::napi_create_string_utf8(raw, name.as_ptr().cast(), name.len() as isize, &mut js_name);
-    let prop = |utf8name: &'static std::ffi::CStr, value, attributes| sys::napi_property_descriptor {
-      utf8name: utf8name.as_ptr(),
-      name: ptr::null_mut(),
-      method: None,
-      getter: None,
-      setter: None,
-      value,
-      attributes,
-      data: ptr::null_mut(),
-    };
     let data_prop = crate::store::hidden_property(key, ext);
     let props = [
       data_prop,
@@ -169,12 +143,18 @@ pub(crate) fn js_function(
         Some(k) => crate::store::hidden_property(keeper_key(raw), k),
         None => (*data).store().roots_property(raw),
       },
-      // Like any function's `name`: read-only but configurable.
-      prop(c"name", js_name, sys::PropertyAttributes::configurable),
-      // One function for all, reading its wasm function from `this`.
-      prop(c"callAsync", crate::async_call::call_async_function(raw), sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable),
-      prop(c"params", js_params, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
-      prop(c"results", js_results, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable),
+      // Like any function's `name`: read-only but configurable. `params`,
+      // `results` and `callAsync` are on the prototype (see `prototype`).
+      sys::napi_property_descriptor {
+        utf8name: c"name".as_ptr(),
+        name: ptr::null_mut(),
+        method: None,
+        getter: None,
+        setter: None,
+        value: js_name,
+        attributes: sys::PropertyAttributes::configurable,
+        data: ptr::null_mut(),
+      },
     ];
     // Tagged only once the property is there: `func_data` trusts every
     // tagged function to carry it. Left untagged, `f` and its external are
@@ -210,9 +190,21 @@ thread_local! {
 /// distinct, collectable function whose bound `this` carries its `FuncData`.
 fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
   let t = crate::store::per_thread(raw, &TRAMPOLINE, || {
+    let getter = |utf8name: &'static std::ffi::CStr, getter| sys::napi_property_descriptor {
+      utf8name: utf8name.as_ptr(),
+      name: ptr::null_mut(),
+      method: None,
+      getter: Some(getter),
+      setter: None,
+      value: ptr::null_mut(),
+      attributes: sys::PropertyAttributes::configurable,
+      data: ptr::null_mut(),
+    };
+    let props = [getter(c"params", get_params), getter(c"results", get_results)];
     let mut cls = ptr::null_mut();
-    // SAFETY: a class with no properties, made on this thread's env.
-    unsafe { sys::napi_define_class(raw, c"wasm".as_ptr(), 4, Some(call_trampoline), ptr::null_mut(), 0, ptr::null(), &mut cls) };
+    // SAFETY: a class with two getters, made on this thread's env.
+    unsafe { sys::napi_define_class(raw, c"wasm".as_ptr(), 4, Some(call_trampoline), ptr::null_mut(), props.len(), props.as_ptr(), &mut cls) };
+    share_prototype(raw, cls);
     cls
   });
   let bind = crate::store::per_thread(raw, &BIND, || {
@@ -222,6 +214,94 @@ fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
     b
   });
   (t, bind)
+}
+
+/// Makes the trampoline's `prototype` object (the getters of `params` and
+/// `results`, and `callAsync`, over `Function.prototype`) the prototype of
+/// the trampoline itself, and so of every function bound from it (a bound
+/// function's prototype is its target's): every wasm function of the thread
+/// shares these, as instances share their class's methods. Three own
+/// properties on each function, two of them new arrays, were a third of
+/// making it, and every export of every per-request instance is a new one.
+fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) {
+  // SAFETY: (all below) values made on, or reached from, this thread's env.
+  unsafe {
+    let get = |from: sys::napi_value, name: &std::ffi::CStr| {
+      let mut v = ptr::null_mut();
+      sys::napi_get_named_property(raw, from, name.as_ptr(), &mut v);
+      v
+    };
+    let proto = get(trampoline, c"prototype");
+    let call_async = sys::napi_property_descriptor {
+      utf8name: c"callAsync".as_ptr(),
+      name: ptr::null_mut(),
+      method: None,
+      getter: None,
+      setter: None,
+      value: crate::async_call::call_async_function(raw),
+      attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable,
+      data: ptr::null_mut(),
+    };
+    sys::napi_define_properties(raw, proto, 1, &call_async);
+    // `f.constructor` stays `Function`, as for any function.
+    let mut key = ptr::null_mut();
+    sys::napi_create_string_utf8(raw, c"constructor".as_ptr(), 11, &mut key);
+    let mut deleted = false;
+    sys::napi_delete_property(raw, proto, key, &mut deleted);
+    let mut global = ptr::null_mut();
+    sys::napi_get_global(raw, &mut global);
+    let object = get(global, c"Object");
+    let set_prototype_of = get(object, c"setPrototypeOf");
+    let function_prototype = get(get(global, c"Function"), c"prototype");
+    let mut ignored = ptr::null_mut();
+    sys::napi_call_function(raw, object, set_prototype_of, 2, [proto, function_prototype].as_ptr(), &mut ignored);
+    sys::napi_call_function(raw, object, set_prototype_of, 2, [trampoline, proto].as_ptr(), &mut ignored);
+  }
+}
+
+unsafe extern "C" fn get_params(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  // SAFETY: the live env and callback info of this call.
+  unsafe { get_types(env, info, |fd| &fd.params) }
+}
+
+unsafe extern "C" fn get_results(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  // SAFETY: the live env and callback info of this call.
+  unsafe { get_types(env, info, |fd| &fd.results) }
+}
+
+/// `fn.params` and `fn.results`: a new array of type names, so that changing
+/// one changes nothing else.
+///
+/// # Safety
+/// `env` and `info` are those of the current callback.
+unsafe fn get_types(env: sys::napi_env, info: sys::napi_callback_info, which: fn(&FuncData) -> &Vec<ValType>) -> sys::napi_value {
+  let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let e = Env::from_raw(env);
+    let mut this = ptr::null_mut();
+    let mut arr = ptr::null_mut();
+    // SAFETY: (all below) the env and info of the current callback; `fd`
+    // lives as long as `this`, a value of this call.
+    unsafe {
+      sys::napi_get_cb_info(env, info, &mut 0, ptr::null_mut(), &mut this, ptr::null_mut());
+      let Some(fd) = func_data(&e, this) else {
+        throw(&e, Kind::Type, error::INVALID_ARGUMENT, "params and results are read from a wasm function: fn.params");
+        return ptr::null_mut();
+      };
+      let tys = which(fd);
+      sys::napi_create_array_with_length(env, tys.len(), &mut arr);
+      for (i, t) in tys.iter().enumerate() {
+        let s = type_name(t);
+        let mut v = ptr::null_mut();
+        sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v);
+        sys::napi_set_element(env, arr, i as u32, v);
+      }
+    }
+    arr
+  }));
+  result.unwrap_or_else(|_| {
+    throw(&Env::from_raw(env), Kind::Error, error::PANIC, "reading a wasm function's type panicked inside the native addon; please report this");
+    ptr::null_mut()
+  })
 }
 
 /// The symbol under which a wasm function holds its keeper (`js_function`).
