@@ -574,6 +574,24 @@ assert.equal(seen.trampoline.call(seen.own), 7)
 console.log('ok')
 `)
 
+robust('an Object.setPrototypeOf replaced before the first wasm function gives a coded error, and wasm functions work once it is restored', `
+const original = Object.setPrototypeOf
+const instance = new Instance(new Store(), new Module('(module (func (export "f") (param i32) (result i32) local.get 0))'))
+// A replacement that does nothing, and one that throws.
+Object.setPrototypeOf = (o) => o
+coded(() => instance.exports, 'ERR_WASMTIME_INTERNAL')
+coded(() => instance.getExport('f'), 'ERR_WASMTIME_INTERNAL')
+Object.setPrototypeOf = () => { throw new RangeError('no') }
+assert.throws(() => instance.getExport('f'), (e) => e instanceof RangeError || e.code === 'ERR_WASMTIME_INTERNAL')
+Object.setPrototypeOf = original
+const f = instance.getExport('f')
+assert.equal(f(5), 5)
+assert.deepEqual([f.params, f.results], [['i32'], ['i32']])
+assert.equal(typeof f.callAsync, 'function')
+assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(f)), Function.prototype)
+console.log('ok')
+`)
+
 robust('a host Promise whose then answers twice, the second time from inside the first answer\'s conversion, does not let the guest resume while that conversion uses its caller', `
 const m = new Module(\`(module
   (import "h" "f" (func $f (result i32 externref)))

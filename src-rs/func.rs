@@ -94,6 +94,18 @@ pub(crate) fn js_function(
     let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
     Box::new(FuncData { store: Rc::as_ptr(store), own, func, params, results, numeric })
   };
+  let (trampoline, bind) = trampoline(raw);
+  if !PROTOTYPE_SHARED.get() {
+    PROTOTYPE_SHARED.set(share_prototype(raw, trampoline));
+  }
+  if !PROTOTYPE_SHARED.get() {
+    return Err(throw(
+      env,
+      Kind::Error,
+      error::INTERNAL,
+      "a wasm function cannot get its prototype: Object.setPrototypeOf is not the original, or threw; restore it (wasm functions work again as soon as it is)",
+    ));
+  }
   let owned = keeper.is_none();
   let data: *mut FuncData = if owned {
     Box::into_raw(make(func.ty(&mut cx), Some(store.clone())))
@@ -102,8 +114,6 @@ pub(crate) fn js_function(
     let mut funcs = store.funcs.borrow_mut();
     &mut **funcs.entry(key).or_insert_with(|| make(func.ty(&mut cx), None))
   };
-  // SAFETY: `data` is live: boxed just now, or in the store's table.
-  let (trampoline, bind) = trampoline(raw);
   let mut ext = ptr::null_mut();
   let mut f = ptr::null_mut();
   let key = data_key(raw);
@@ -144,7 +154,7 @@ pub(crate) fn js_function(
         None => (*data).store().roots_property(raw),
       },
       // Like any function's `name`: read-only but configurable. `params`,
-      // `results` and `callAsync` are on the prototype (see `prototype`).
+      // `results` and `callAsync` are on the prototype (see `share_prototype`).
       sys::napi_property_descriptor {
         utf8name: c"name".as_ptr(),
         name: ptr::null_mut(),
@@ -177,6 +187,9 @@ thread_local! {
   static TRAMPOLINE: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
   /// `Function.prototype.bind`.
   static BIND: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
+  /// Whether the trampoline has its shared prototype (see `share_prototype`;
+  /// tried again at each function until it has).
+  static PROTOTYPE_SHARED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The trampoline and `Function.prototype.bind`, made once per thread.
@@ -204,7 +217,6 @@ fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
     let mut cls = ptr::null_mut();
     // SAFETY: a class with two getters, made on this thread's env.
     unsafe { sys::napi_define_class(raw, c"wasm".as_ptr(), 4, Some(call_trampoline), ptr::null_mut(), props.len(), props.as_ptr(), &mut cls) };
-    share_prototype(raw, cls);
     cls
   });
   let bind = crate::store::per_thread(raw, &BIND, || {
@@ -223,7 +235,11 @@ fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
 /// shares these, as instances share their class's methods. Three own
 /// properties on each function, two of them new arrays, were a third of
 /// making it, and every export of every per-request instance is a new one.
-fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) {
+///
+/// Returns whether that took: it runs `Object.setPrototypeOf`, which
+/// JavaScript may have replaced before this thread's first wasm function.
+/// Running it again is harmless.
+fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) -> bool {
   // SAFETY: (all below) values made on, or reached from, this thread's env.
   unsafe {
     let get = |from: sys::napi_value, name: &std::ffi::CStr| {
@@ -231,6 +247,17 @@ fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) {
       sys::napi_get_named_property(raw, from, name.as_ptr(), &mut v);
       v
     };
+    let prototype_of = |of: sys::napi_value| {
+      let mut v = ptr::null_mut();
+      sys::napi_get_prototype(raw, of, &mut v);
+      v
+    };
+    let same = |a: sys::napi_value, b: sys::napi_value| {
+      let mut eq = false;
+      !a.is_null() && !b.is_null() && sys::napi_strict_equals(raw, a, b, &mut eq) == sys::Status::napi_ok && eq
+    };
+    // The realm's own `Function.prototype`, whatever the global `Function` is now.
+    let function_prototype = prototype_of(trampoline);
     let proto = get(trampoline, c"prototype");
     let call_async = sys::napi_property_descriptor {
       utf8name: c"callAsync".as_ptr(),
@@ -252,10 +279,12 @@ fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) {
     sys::napi_get_global(raw, &mut global);
     let object = get(global, c"Object");
     let set_prototype_of = get(object, c"setPrototypeOf");
-    let function_prototype = get(get(global, c"Function"), c"prototype");
     let mut ignored = ptr::null_mut();
     sys::napi_call_function(raw, object, set_prototype_of, 2, [proto, function_prototype].as_ptr(), &mut ignored);
     sys::napi_call_function(raw, object, set_prototype_of, 2, [trampoline, proto].as_ptr(), &mut ignored);
+    let mut pending = false;
+    sys::napi_is_exception_pending(raw, &mut pending);
+    !pending && same(prototype_of(proto), function_prototype) && same(prototype_of(trampoline), proto)
   }
 }
 
