@@ -37,9 +37,9 @@ console.log('ok')
 `)
 
 robust('an exported function outlives every other handle of its store, and its hidden links cannot free the store under it', `
-// Functions taken from an Instance share their store's data for the wasm
-// function and hold the Store object (src-rs/func.rs js_function): the store
-// must live as long as any of them, whatever else is collected or tampered.
+// A function taken from an Instance holds its store (src-rs/func.rs
+// js_function): the store must live as long as any of them, whatever else is
+// collected or tampered with.
 const wat = '(module (memory (export "m") 1) (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add) (func (export "load") (result i32) i32.const 0 i32.load))'
 const module = new Module(wat)
 const make = () => { const i = new Instance(new Store(), module); return [i.exports.add, i.getExport('add'), i.getExport('load')] }
@@ -52,22 +52,26 @@ for (let k = 0; k < fns.length; k += 3) {
   assert.equal(fns[k + 2](), 0)
 }
 // The same wasm function gotten many times from one store: distinct
-// functions over one native record, all working after the others are gone.
+// functions, the last working after the others are gone.
 const one = new Instance(new Store(), module)
 let last
 for (let k = 0; k < 100000; k++) last = one.getExport('add')
 await gcs()
 assert.equal(last(40, 2), 42)
 assert.notEqual(one.getExport('add'), one.getExport('add'))
-// Whatever hidden property leads to the Store: reading it and disposing
-// that store gives coded errors, never a crash.
-const f = make()[0]
+// Its hidden properties cannot be replaced or removed, and none of them, nor
+// anything they hold, is the Store object: disposing is for the store's owner.
+let store = new Store()
+const f = new Instance(store, module).exports.add
 for (const k of Object.getOwnPropertySymbols(f)) {
   const v = f[k]
-  if (v instanceof Store) v.dispose()
+  for (const w of [v, ...(Object(v) === v ? Object.getOwnPropertySymbols(v).map((j) => v[j]) : [])]) assert.ok(!(w instanceof Store))
   assert.throws(() => { f[k] = {} }, TypeError)
   assert.throws(() => { delete f[k] }, TypeError)
 }
+assert.equal(f(1, 2), 3)
+store.dispose()
+store = null
 coded(() => f(1, 2), 'ERR_WASMTIME_STORE_DISPOSED')
 await f.callAsync(1, 2).then(() => assert.fail('resolved'), (e) => assert.equal(e.code, 'ERR_WASMTIME_STORE_DISPOSED'))
 fns = []
@@ -574,21 +578,76 @@ assert.equal(seen.trampoline.call(seen.own), 7)
 console.log('ok')
 `)
 
-robust('an Object.setPrototypeOf replaced before the first wasm function gives a coded error, and wasm functions work once it is restored', `
+robust('a wasm function\'s external, kept alone and handed to the trampoline after its store\'s every other handle is collected, still calls that function', `
+// JavaScript can reach both: the external under a symbol of the function, and
+// the trampoline, through a replaced Function.prototype.bind or
+// Object.setPrototypeOf at the thread's first wasm function. The external
+// must keep alive what the trampoline reads through it.
+const mod = new Module('(module (func (export "f") (param i32) (result i32) local.get 0))')
+const seen = new Set()
+const { bind } = Function.prototype
+const { setPrototypeOf } = Object
+Function.prototype.bind = function (...args) { if (this.name === 'wasm') seen.add(this); return bind.apply(this, args) }
+Object.setPrototypeOf = (o, p) => { if (typeof o === 'function' && o.name === 'wasm') seen.add(o); return setPrototypeOf(o, p) }
+new Instance(new Store(), mod).getExport('f')
+Function.prototype.bind = bind
+Object.setPrototypeOf = setPrototypeOf
+assert.equal(seen.size, 1, 'both saw the one trampoline')
+const [trampoline] = seen
+const externals = []
+for (let i = 0; i < 100; i++) {
+  const instance = new Instance(new Store(), mod)
+  for (const fn of [instance.exports.f, instance.getExport('f')]) {
+    const key = Object.getOwnPropertySymbols(fn).find((s) => s.description === 'wasmtime-napi.func')
+    externals.push(fn[key])
+  }
+}
+await gcs()
+const churn = []
+for (let i = 0; i < 2000; i++) churn.push(new Instance(new Store(), mod).exports.f)
+await gcs()
+for (const [i, e] of externals.entries()) assert.equal(trampoline.call(e, i), i)
+console.log('ok')
+`)
+
+robust('an Object.setPrototypeOf or Object replaced before a thread\'s first wasm function gives a coded error, and wasm functions work once they are restored', `
+import { Worker } from 'node:worker_threads'
+// Each case in its own thread: a thread's trampoline gets its prototype once.
+const src = ${JSON.stringify(`import { Module, Store, Instance } from ${entry}; import { workerData } from 'node:worker_threads'; import assert from 'node:assert/strict'
+const coded = (fn, code) => assert.throws(fn, (e) => e.code === code && e.message.length > 20, String(fn))
 const original = Object.setPrototypeOf
+const OriginalObject = Object
 const instance = new Instance(new Store(), new Module('(module (func (export "f") (param i32) (result i32) local.get 0))'))
-// A replacement that does nothing, and one that throws.
-Object.setPrototypeOf = (o) => o
-coded(() => instance.exports, 'ERR_WASMTIME_INTERNAL')
+const sabotage = [
+  // does nothing
+  () => { Object.setPrototypeOf = (o) => o },
+  // throws
+  () => { Object.setPrototypeOf = () => { throw new RangeError('no') } },
+  // sets only the trampoline's half, so that a retry reading the
+  // trampoline's prototype as Function.prototype would make a cycle
+  () => { Object.setPrototypeOf = (o, p) => (typeof o === 'function' ? original(o, p) : o) },
+  // gives the trampoline another prototype
+  () => { Object.setPrototypeOf = (o) => original(o, typeof o === 'function' ? new Proxy({}, {}) : null) },
+  // no Object at all
+  () => { globalThis.Object = undefined },
+]
+sabotage[workerData]()
 coded(() => instance.getExport('f'), 'ERR_WASMTIME_INTERNAL')
-Object.setPrototypeOf = () => { throw new RangeError('no') }
-assert.throws(() => instance.getExport('f'), (e) => e instanceof RangeError || e.code === 'ERR_WASMTIME_INTERNAL')
+// (The facade's exports object needs Object.freeze.)
+if (globalThis.Object) coded(() => instance.exports, 'ERR_WASMTIME_INTERNAL')
+globalThis.Object = OriginalObject
 Object.setPrototypeOf = original
 const f = instance.getExport('f')
 assert.equal(f(5), 5)
 assert.deepEqual([f.params, f.results], [['i32'], ['i32']])
 assert.equal(typeof f.callAsync, 'function')
 assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(f)), Function.prototype)
+assert.equal(f.call(null, 6), 6)`)}
+for (let mode = 0; mode < 5; mode++) {
+  const w = new Worker(src, { eval: true, workerData: mode })
+  const code = await new Promise((r, j) => { w.once('error', j); w.once('exit', r) })
+  assert.equal(code, 0, 'mode ' + mode)
+}
 console.log('ok')
 `)
 

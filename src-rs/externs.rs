@@ -149,13 +149,12 @@ pub(crate) fn parse_func_type(env: &Env, engine: &wasmtime::Engine, t: &FuncType
 pub(crate) fn extern_to_js(
   env: &Env,
   store: &Rc<StoreShared>,
-  keeper: Option<sys::napi_value>,
   mut cx: impl AsContextMut<Data = StoreData>,
   ext: Extern,
   name: &str,
 ) -> Result<sys::napi_value> {
   let handle = match ext {
-    Extern::Func(f) => return js_function(env, store, keeper, &mut cx, f, name),
+    Extern::Func(f) => return js_function(env, store, &mut cx, f, name),
     // SAFETY: a class instance made on the current call's env.
     Extern::Memory(m) => unsafe { Memory::to_napi_value(env.raw(), Memory::new(store.clone(), m)) },
     // SAFETY: as above.
@@ -178,13 +177,12 @@ pub(crate) fn extern_to_js(
 pub(crate) fn export_to_js(
   env: &Env,
   store: &Rc<StoreShared>,
-  keeper: Option<sys::napi_value>,
   cx: impl AsContextMut<Data = StoreData>,
   ext: Option<Extern>,
   name: &str,
 ) -> Result<sys::napi_value> {
   match ext {
-    Some(ext) => extern_to_js(env, store, keeper, cx, ext, name),
+    Some(ext) => extern_to_js(env, store, cx, ext, name),
     None => {
       let mut u = std::ptr::null_mut();
       // SAFETY: the current call's env.

@@ -19,15 +19,10 @@ use std::ptr;
 use std::rc::Rc;
 use wasmtime::{AsContextMut, RootScope, Val, ValRaw, ValType};
 
-/// What a JavaScript function made for a wasm function carries.
+/// What a JavaScript function made for a wasm function carries: owned by the
+/// function's external, freed by its finalizer.
 pub(crate) struct FuncData {
-  /// Its store: live as long as this data (see `own`).
-  store: *const StoreShared,
-  /// The store, for data owned by its function's external (freed by the
-  /// external's finalizer). `None` for data in its store's table
-  /// (`StoreShared::funcs`), which the store frees: a function made with a
-  /// keeper holds that keeper, which holds the store.
-  own: Option<Rc<StoreShared>>,
+  store: Rc<StoreShared>,
   pub(crate) func: wasmtime::Func,
   pub(crate) params: Vec<ValType>,
   pub(crate) results: Vec<ValType>,
@@ -40,17 +35,7 @@ const NUMERIC_SLOTS: usize = 16;
 
 impl FuncData {
   pub(crate) fn store(&self) -> &StoreShared {
-    // SAFETY: `own` holds the store, or this data is in the store's own
-    // table, freed only with the store (see `js_function`).
-    unsafe { &*self.store }
-  }
-
-  /// The store as an `Rc`, for what must hold it.
-  pub(crate) fn store_rc(&self, env: &Env) -> Result<Rc<StoreShared>> {
-    match &self.own {
-      Some(rc) => Ok(rc.clone()),
-      None => self.store().rc().ok_or_else(|| throw(env, Kind::Error, error::INTERNAL, "the store of this function is being freed")),
-    }
+    &self.store
   }
 }
 
@@ -69,31 +54,21 @@ static DATA_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7761_736d_74
 
 /// Makes the JavaScript function for `func`.
 ///
-/// With a `keeper` (a JavaScript object whose native side holds an
-/// `Rc<StoreShared>` as long as it lives, and which carries the store's
-/// roots: the Store object, which instance.rs passes), the function holds
-/// the keeper, and its `FuncData` is the one in the store's table for `func`
-/// (made at most once per wasm function and store): no finalizer per
-/// function. A finalizer is dear in Node (a napi-rs
-/// `External`, which has one, takes about 1 µs to make and collect, against
-/// 0.1 µs for a no-op call), and per request every export is a new function.
-/// Without a keeper, the function's external owns its data and a finalizer
-/// frees it.
+/// Its `FuncData` is owned by an external, which the function holds and a
+/// finalizer frees. The data cannot live in the store instead (one record per
+/// wasm function, no finalizer per function, as 0555e9d had it): JavaScript
+/// can reach the external (`Object.getOwnPropertySymbols(f)`, or a replaced
+/// `bind` it is handed to) and the trampoline, keep only the external, and
+/// call one on the other after the store is freed. Node-API externals carry
+/// no properties, so nothing else could tie the store to the external.
 pub(crate) fn js_function(
   env: &Env,
   store: &Rc<StoreShared>,
-  keeper: Option<sys::napi_value>,
-  mut cx: impl AsContextMut<Data = StoreData>,
+  cx: impl AsContextMut<Data = StoreData>,
   func: wasmtime::Func,
   name: &str,
 ) -> Result<sys::napi_value> {
   let raw = env.raw();
-  let make = |ty: wasmtime::FuncType, own| {
-    let params: Vec<ValType> = ty.params().collect();
-    let results: Vec<ValType> = ty.results().collect();
-    let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
-    Box::new(FuncData { store: Rc::as_ptr(store), own, func, params, results, numeric })
-  };
   let (trampoline, bind) = trampoline(raw);
   if !PROTOTYPE_SHARED.get() {
     PROTOTYPE_SHARED.set(share_prototype(raw, trampoline));
@@ -103,39 +78,31 @@ pub(crate) fn js_function(
       env,
       Kind::Error,
       error::INTERNAL,
-      "a wasm function cannot get its prototype: Object.setPrototypeOf is not the original, or threw; restore it (wasm functions work again as soon as it is)",
+      "a wasm function cannot get its prototype: Object.setPrototypeOf is not the original, or threw; restore it (wasm functions work again as soon as it is, unless it made their trampoline non-extensible)",
     ));
   }
-  let owned = keeper.is_none();
-  let data: *mut FuncData = if owned {
-    Box::into_raw(make(func.ty(&mut cx), Some(store.clone())))
-  } else {
-    let key = func.to_raw(&mut cx) as usize;
-    let mut funcs = store.funcs.borrow_mut();
-    &mut **funcs.entry(key).or_insert_with(|| make(func.ty(&mut cx), None))
-  };
+  let ty = func.ty(&cx);
+  let params: Vec<ValType> = ty.params().collect();
+  let results: Vec<ValType> = ty.results().collect();
+  let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
+  let data = Box::into_raw(Box::new(FuncData { store: store.clone(), func, params, results, numeric }));
   let mut ext = ptr::null_mut();
   let mut f = ptr::null_mut();
   let key = data_key(raw);
-  // SAFETY: `data` is either a live box owned by the external made here,
-  // freed by `finalize_func_data` when that external is collected, never
-  // before; or the store's own, freed with the store, which `f` keeps alive
-  // through `keeper` (a read-only, non-configurable property of `f`, as
-  // the caller's contract says the keeper holds the store). The external is
+  // SAFETY: `data` is a live box owned by the external made here, freed by
+  // `finalize_func_data` when that external is collected, never before; it
+  // holds its store (`FuncData::store`). So whatever holds the external, `f`
+  // or JavaScript that took it from `f`, can read the data. The external is
   // the bound `this` of `f` and a read-only, non-configurable property of `f`
   // (under `data_key`), so it outlives every call of `f` and every
   // `func_data` of `f`. A property instead of `napi_wrap` spares each
   // function a weak reference that every garbage collection must visit.
   unsafe {
-    let finalize: sys::napi_finalize = if owned { Some(finalize_func_data) } else { None };
-    if sys::napi_create_external(raw, data.cast(), finalize, ptr::null_mut(), &mut ext) != sys::Status::napi_ok {
-      if owned {
-        drop(Box::from_raw(data));
-      }
+    if sys::napi_create_external(raw, data.cast(), Some(finalize_func_data), ptr::null_mut(), &mut ext) != sys::Status::napi_ok {
+      drop(Box::from_raw(data));
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
-    // Left untagged, the external is garbage, and its finalizer frees an
-    // owned `data` (the store's table keeps the other kind).
+    // Left untagged, the external is garbage, and its finalizer frees `data`.
     if sys::napi_type_tag_object(raw, ext, &DATA_TAG) != sys::Status::napi_ok {
       return Err(throw(env, Kind::Error, error::INTERNAL, "could not create a function"));
     }
@@ -144,15 +111,10 @@ pub(crate) fn js_function(
     }
     let mut js_name = ptr::null_mut();
     sys::napi_create_string_utf8(raw, name.as_ptr().cast(), name.len() as isize, &mut js_name);
-    let data_prop = crate::store::hidden_property(key, ext);
     let props = [
-      data_prop,
-      // The store's roots (host functions, externrefs) live as long as `f`:
-      // directly, or through the keeper, which carries them.
-      match keeper {
-        Some(k) => crate::store::hidden_property(keeper_key(raw), k),
-        None => (*data).store().roots_property(raw),
-      },
+      crate::store::hidden_property(key, ext),
+      // The store's roots (host functions, externrefs) live as long as `f`.
+      (*data).store.roots_property(raw),
       // Like any function's `name`: read-only but configurable. `params`,
       // `results` and `callAsync` are on the prototype (see `share_prototype`).
       sys::napi_property_descriptor {
@@ -168,7 +130,7 @@ pub(crate) fn js_function(
     ];
     // Tagged only once the property is there: `func_data` trusts every
     // tagged function to carry it. Left untagged, `f` and its external are
-    // garbage, and the external's finalizer frees an owned `data`.
+    // garbage, and the external's finalizer frees `data`.
     if sys::napi_define_properties(raw, f, props.len(), props.as_ptr()) != sys::Status::napi_ok
       || sys::napi_type_tag_object(raw, f, &FUNC_TAG) != sys::Status::napi_ok
     {
@@ -181,8 +143,6 @@ pub(crate) fn js_function(
 thread_local! {
   /// The symbol under which a wasm function keeps its `FuncData` external.
   static DATA_KEY: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
-  /// The symbol under which a wasm function holds its keeper.
-  static KEEPER_KEY: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
   /// The template-made function every wasm function is bound from.
   static TRAMPOLINE: std::cell::Cell<sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
   /// `Function.prototype.bind`.
@@ -256,8 +216,12 @@ fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) -> bool {
       let mut eq = false;
       !a.is_null() && !b.is_null() && sys::napi_strict_equals(raw, a, b, &mut eq) == sys::Status::napi_ok && eq
     };
-    // The realm's own `Function.prototype`, whatever the global `Function` is now.
-    let function_prototype = prototype_of(trampoline);
+    // The realm's own `Function.prototype`, whatever the global `Function`,
+    // or an earlier attempt's replaced `setPrototypeOf`, did: the prototype
+    // of a function made just now, which nothing else has seen.
+    let mut fresh = ptr::null_mut();
+    sys::napi_create_function(raw, c"".as_ptr(), 0, Some(crate::store::noop_body), ptr::null_mut(), &mut fresh);
+    let function_prototype = prototype_of(fresh);
     let proto = get(trampoline, c"prototype");
     let call_async = sys::napi_property_descriptor {
       utf8name: c"callAsync".as_ptr(),
@@ -282,8 +246,14 @@ fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) -> bool {
     let mut ignored = ptr::null_mut();
     sys::napi_call_function(raw, object, set_prototype_of, 2, [proto, function_prototype].as_ptr(), &mut ignored);
     sys::napi_call_function(raw, object, set_prototype_of, 2, [trampoline, proto].as_ptr(), &mut ignored);
+    // What a replaced `Object` or `setPrototypeOf` threw gives way to the
+    // caller's coded error.
     let mut pending = false;
     sys::napi_is_exception_pending(raw, &mut pending);
+    if pending {
+      let mut thrown = ptr::null_mut();
+      sys::napi_get_and_clear_last_exception(raw, &mut thrown);
+    }
     !pending && same(prototype_of(proto), function_prototype) && same(prototype_of(trampoline), proto)
   }
 }
@@ -333,11 +303,6 @@ unsafe fn get_types(env: sys::napi_env, info: sys::napi_callback_info, which: fn
   })
 }
 
-/// The symbol under which a wasm function holds its keeper (`js_function`).
-fn keeper_key(raw: sys::napi_env) -> sys::napi_value {
-  crate::store::per_thread_symbol(raw, &KEEPER_KEY, c"wasmtime-napi.keeper")
-}
-
 fn data_key(raw: sys::napi_env) -> sys::napi_value {
   crate::store::per_thread_symbol(raw, &DATA_KEY, c"wasmtime-napi.func")
 }
@@ -352,7 +317,7 @@ unsafe extern "C" fn finalize_func_data(_env: sys::napi_env, data: *mut c_void, 
 pub(crate) fn wasm_func_of(env: &Env, value: sys::napi_value) -> Option<(wasmtime::Func, *const StoreShared)> {
   // SAFETY: the data lives as long as `value`, a value of the current call.
   let fd = unsafe { func_data(env, value) }?;
-  Some((fd.func, fd.store))
+  Some((fd.func, Rc::as_ptr(&fd.store)))
 }
 
 /// What a JavaScript function made by `js_function` carries, or `None` for
@@ -461,7 +426,7 @@ unsafe fn call(env: sys::napi_env, info: sys::napi_callback_info) -> Result<sys:
   if fd.numeric && args.len() == fd.params.len() {
     return call_numeric(&e, fd, args);
   }
-  call_func(&e, &fd.store_rc(&e)?, fd.func, &fd.params, &fd.results, args)
+  call_func(&e, &fd.store, fd.func, &fd.params, &fd.results, args)
 }
 
 /// The hot path for functions of numbers only: one napi call per argument and

@@ -347,7 +347,7 @@ impl Caller {
   pub fn get_export<'env>(&self, env: &'env Env, name: String) -> Result<Unknown<'env>> {
     let value = self.store.with_caller(env, self.ptr, self.call, |caller| {
       let ext = caller.get_export(&name);
-      export_to_js(env, &self.store, None, &mut *caller, ext, &name)
+      export_to_js(env, &self.store, &mut *caller, ext, &name)
     })?;
     // SAFETY: made on `env` in this call.
     Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })

@@ -71,9 +71,7 @@ pub fn instance_create(env: Env, store: &Store, module: &Module, trap_unknown_im
 /// `WebAssembly.Instance#exports`.
 /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.exports>
 #[napi(catch_unwind)]
-pub fn instance_exports<'env>(env: &'env Env, store: ClassInstance<'env, Store>, index: u32) -> Result<Object<'env>> {
-  // The Store object keeps the store alive for the functions made here.
-  let keeper = Some(store.value);
+pub fn instance_exports<'env>(env: &'env Env, store: &Store, index: u32) -> Result<Object<'env>> {
   let store = &store.shared;
   let raw = env.raw();
   let obj = store.with(env, |mut cx| {
@@ -83,7 +81,7 @@ pub fn instance_exports<'env>(env: &'env Env, store: ClassInstance<'env, Store>,
     let mut obj = ptr::null_mut();
     let mut props = Vec::with_capacity(items.len());
     for (name, ext) in items {
-      let value = extern_to_js(env, store, keeper, &mut cx, ext, &name)?;
+      let value = extern_to_js(env, store, &mut cx, ext, &name)?;
       let mut key = ptr::null_mut();
       // SAFETY: a string made on the current call's env, of `name`'s bytes
       // (names may hold NUL, and `__proto__` is an ordinary name here).
@@ -107,13 +105,11 @@ pub fn instance_exports<'env>(env: &'env Env, store: ClassInstance<'env, Store>,
 /// Table or Global), or `undefined`.
 /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Instance.html#method.get_export>
 #[napi(catch_unwind)]
-pub fn instance_get_export<'env>(env: &'env Env, store: ClassInstance<'env, Store>, index: u32, name: String) -> Result<Unknown<'env>> {
-  // The Store object keeps the store alive for the function made here.
-  let keeper = Some(store.value);
+pub fn instance_get_export<'env>(env: &'env Env, store: &Store, index: u32, name: String) -> Result<Unknown<'env>> {
   let store = &store.shared;
   let v = store.with(env, |mut cx| {
     let ext = nth(env, &cx, index)?.get_export(&mut cx, &name);
-    export_to_js(env, store, keeper, &mut cx, ext, &name)
+    export_to_js(env, store, &mut cx, ext, &name)
   })?;
   // SAFETY: made on `env` in this call.
   Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), v) })

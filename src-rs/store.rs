@@ -197,10 +197,6 @@ pub(crate) struct StoreShared {
   roots: Cell<sys::napi_ref>,
   /// Host functions already in `roots` (by address of their `HostFunc`).
   rooted: RefCell<HashSet<usize>>,
-  /// The data of the wasm functions made with a keeper (func.rs
-  /// `js_function`), one per wasm function, by its `Func::to_raw` address;
-  /// freed with the store.
-  pub(crate) funcs: RefCell<std::collections::HashMap<usize, Box<crate::func::FuncData>>>,
   /// Numbers the JavaScript values given to wasm as externrefs, which are
   /// rooted in `roots[0]` (an object keyed by these numbers).
   next_extern: Cell<u32>,
@@ -360,7 +356,7 @@ pub(crate) fn per_thread(env: sys::napi_env, key: &'static std::thread::LocalKey
   v
 }
 
-unsafe extern "C" fn noop_body(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+pub(crate) unsafe extern "C" fn noop_body(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
   let mut u = ptr::null_mut();
   // SAFETY: the env of the current callback.
   unsafe { sys::napi_get_undefined(env, &mut u) };
@@ -530,7 +526,6 @@ impl StoreShared {
       host_calls: Cell::new(0),
       roots: Cell::new(ptr::null_mut()),
       rooted: RefCell::new(HashSet::new()),
-      funcs: RefCell::new(std::collections::HashMap::new()),
       next_extern: Cell::new(0),
       dropped_externs: Arc::new(std::sync::Mutex::new(Vec::new())),
       reported: Cell::new(0),

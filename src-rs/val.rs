@@ -351,7 +351,7 @@ pub(crate) fn from_val(
         }
       }
       Val::FuncRef(Some(f)) => {
-        out = js_function(env, shared, None, &mut cx, *f, "")?;
+        out = js_function(env, shared, &mut cx, *f, "")?;
         sys::Status::napi_ok
       }
       _ => return Err(throw(env, Kind::Type, error::INVALID_ARGUMENT, "this wasm GC reference cannot be given to JavaScript yet")),
