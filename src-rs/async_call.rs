@@ -195,7 +195,7 @@ unsafe fn call_async(env: &Env, info: sys::napi_callback_info) -> Result<sys::na
   let mut promise = ptr::null_mut();
   // SAFETY: a new promise on this env.
   unsafe { sys::napi_create_promise(raw, &mut deferred, &mut promise) };
-  let shared = fd.store();
+  let shared = &fd.store;
   let refused = if shared.is_disposed() {
     Some(StoreShared::disposed_error(env))
   } else if args.len() != fd.params.len() {

@@ -22,7 +22,7 @@ use wasmtime::{AsContextMut, RootScope, Val, ValRaw, ValType};
 /// What a JavaScript function made for a wasm function carries: owned by the
 /// function's external, freed by its finalizer.
 pub(crate) struct FuncData {
-  store: Rc<StoreShared>,
+  pub(crate) store: Rc<StoreShared>,
   pub(crate) func: wasmtime::Func,
   pub(crate) params: Vec<ValType>,
   pub(crate) results: Vec<ValType>,
@@ -32,12 +32,6 @@ pub(crate) struct FuncData {
 }
 
 const NUMERIC_SLOTS: usize = 16;
-
-impl FuncData {
-  pub(crate) fn store(&self) -> &StoreShared {
-    &self.store
-  }
-}
 
 fn is_numeric(t: &ValType) -> bool {
   matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64)
@@ -117,16 +111,7 @@ pub(crate) fn js_function(
       (*data).store.roots_property(raw),
       // Like any function's `name`: read-only but configurable. `params`,
       // `results` and `callAsync` are on the prototype (see `share_prototype`).
-      sys::napi_property_descriptor {
-        utf8name: c"name".as_ptr(),
-        name: ptr::null_mut(),
-        method: None,
-        getter: None,
-        setter: None,
-        value: js_name,
-        attributes: sys::PropertyAttributes::configurable,
-        data: ptr::null_mut(),
-      },
+      value_property(c"name", js_name, sys::PropertyAttributes::configurable),
     ];
     // Tagged only once the property is there: `func_data` trusts every
     // tagged function to carry it. Left untagged, `f` and its external are
@@ -150,6 +135,20 @@ thread_local! {
   /// Whether the trampoline has its shared prototype (see `share_prototype`;
   /// tried again at each function until it has).
   static PROTOTYPE_SHARED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A descriptor of the data property `utf8name` = `value`.
+fn value_property(utf8name: &'static std::ffi::CStr, value: sys::napi_value, attributes: sys::napi_property_attributes) -> sys::napi_property_descriptor {
+  sys::napi_property_descriptor {
+    utf8name: utf8name.as_ptr(),
+    name: ptr::null_mut(),
+    method: None,
+    getter: None,
+    setter: None,
+    value,
+    attributes,
+    data: ptr::null_mut(),
+  }
 }
 
 /// The trampoline and `Function.prototype.bind`, made once per thread.
@@ -223,16 +222,11 @@ fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) -> bool {
     sys::napi_create_function(raw, c"".as_ptr(), 0, Some(crate::store::noop_body), ptr::null_mut(), &mut fresh);
     let function_prototype = prototype_of(fresh);
     let proto = get(trampoline, c"prototype");
-    let call_async = sys::napi_property_descriptor {
-      utf8name: c"callAsync".as_ptr(),
-      name: ptr::null_mut(),
-      method: None,
-      getter: None,
-      setter: None,
-      value: crate::async_call::call_async_function(raw),
-      attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable,
-      data: ptr::null_mut(),
-    };
+    let call_async = value_property(
+      c"callAsync",
+      crate::async_call::call_async_function(raw),
+      sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable,
+    );
     sys::napi_define_properties(raw, proto, 1, &call_async);
     // `f.constructor` stays `Function`, as for any function.
     let mut key = ptr::null_mut();
@@ -248,13 +242,8 @@ fn share_prototype(raw: sys::napi_env, trampoline: sys::napi_value) -> bool {
     sys::napi_call_function(raw, object, set_prototype_of, 2, [trampoline, proto].as_ptr(), &mut ignored);
     // What a replaced `Object` or `setPrototypeOf` threw gives way to the
     // caller's coded error.
-    let mut pending = false;
-    sys::napi_is_exception_pending(raw, &mut pending);
-    if pending {
-      let mut thrown = ptr::null_mut();
-      sys::napi_get_and_clear_last_exception(raw, &mut thrown);
-    }
-    !pending && same(prototype_of(proto), function_prototype) && same(prototype_of(trampoline), proto)
+    let threw = crate::error::take_pending(raw).is_some();
+    !threw && same(prototype_of(proto), function_prototype) && same(prototype_of(trampoline), proto)
   }
 }
 
@@ -274,8 +263,8 @@ unsafe extern "C" fn get_results(env: sys::napi_env, info: sys::napi_callback_in
 /// # Safety
 /// `env` and `info` are those of the current callback.
 unsafe fn get_types(env: sys::napi_env, info: sys::napi_callback_info, which: fn(&FuncData) -> &Vec<ValType>) -> sys::napi_value {
-  let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-    let e = Env::from_raw(env);
+  let e = Env::from_raw(env);
+  let arr = error::guard(&e, "reading a wasm function's type", || {
     let mut this = ptr::null_mut();
     let mut arr = ptr::null_mut();
     // SAFETY: (all below) the env and info of the current callback; `fd`
@@ -283,8 +272,7 @@ unsafe fn get_types(env: sys::napi_env, info: sys::napi_callback_info, which: fn
     unsafe {
       sys::napi_get_cb_info(env, info, &mut 0, ptr::null_mut(), &mut this, ptr::null_mut());
       let Some(fd) = func_data(&e, this) else {
-        throw(&e, Kind::Type, error::INVALID_ARGUMENT, "params and results are read from a wasm function: fn.params");
-        return ptr::null_mut();
+        return Err(throw(&e, Kind::Type, error::INVALID_ARGUMENT, "params and results are read from a wasm function: fn.params"));
       };
       let tys = which(fd);
       sys::napi_create_array_with_length(env, tys.len(), &mut arr);
@@ -295,12 +283,10 @@ unsafe fn get_types(env: sys::napi_env, info: sys::napi_callback_info, which: fn
         sys::napi_set_element(env, arr, i as u32, v);
       }
     }
-    arr
-  }));
-  result.unwrap_or_else(|_| {
-    throw(&Env::from_raw(env), Kind::Error, error::PANIC, "reading a wasm function's type panicked inside the native addon; please report this");
-    ptr::null_mut()
-  })
+    Ok(arr)
+  });
+  // An error is pending when there is none.
+  arr.unwrap_or(ptr::null_mut())
 }
 
 fn data_key(raw: sys::napi_env) -> sys::napi_value {
@@ -439,13 +425,13 @@ fn call_numeric(env: &Env, fd: &FuncData, args: &[sys::napi_value]) -> Result<sy
       Some(v) => v,
       // Let the general conversion say precisely what was wrong.
       None => {
-        return fd.store().with(env, |mut cx| to_val(env, &mut cx, *a, ty, &|| format!("argument {i}")).map(|_| ptr::null_mut()))
+        return fd.store.with(env, |mut cx| to_val(env, &mut cx, *a, ty, &|| format!("argument {i}")).map(|_| ptr::null_mut()))
       }
     };
   }
   let n = fd.params.len().max(fd.results.len());
   let func = fd.func;
-  fd.store().enter(env, |mut cx| {
+  fd.store.enter(env, |mut cx| {
     // SAFETY: `slots` holds `n` >= params and >= results values; the first
     // `params.len()` were written with exactly the parameter types (checked
     // by `numeric_arg` against the function's own type), and there are no
