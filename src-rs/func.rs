@@ -139,16 +139,7 @@ thread_local! {
 
 /// A descriptor of the data property `utf8name` = `value`.
 fn value_property(utf8name: &'static std::ffi::CStr, value: sys::napi_value, attributes: sys::napi_property_attributes) -> sys::napi_property_descriptor {
-  sys::napi_property_descriptor {
-    utf8name: utf8name.as_ptr(),
-    name: ptr::null_mut(),
-    method: None,
-    getter: None,
-    setter: None,
-    value,
-    attributes,
-    data: ptr::null_mut(),
-  }
+  crate::store::property(utf8name.as_ptr(), ptr::null_mut(), value, attributes)
 }
 
 /// The trampoline and `Function.prototype.bind`, made once per thread.
@@ -163,14 +154,8 @@ fn value_property(utf8name: &'static std::ffi::CStr, value: sys::napi_value, att
 fn trampoline(raw: sys::napi_env) -> (sys::napi_value, sys::napi_value) {
   let t = crate::store::per_thread(raw, &TRAMPOLINE, || {
     let getter = |utf8name: &'static std::ffi::CStr, getter| sys::napi_property_descriptor {
-      utf8name: utf8name.as_ptr(),
-      name: ptr::null_mut(),
-      method: None,
       getter: Some(getter),
-      setter: None,
-      value: ptr::null_mut(),
-      attributes: sys::PropertyAttributes::configurable,
-      data: ptr::null_mut(),
+      ..value_property(utf8name, ptr::null_mut(), sys::PropertyAttributes::configurable)
     };
     let props = [getter(c"params", get_params), getter(c"results", get_results)];
     let mut cls = ptr::null_mut();

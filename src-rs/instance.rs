@@ -45,9 +45,7 @@ pub(crate) fn nth(env: &Env, cx: &impl AsContext<Data = StoreData>, index: u32) 
 #[napi(catch_unwind)]
 pub fn instance_create(env: Env, store: &Store, module: &Module, trap_unknown_imports: Option<bool>) -> Result<u32> {
   let m = module.module(&env)?;
-  if !wasmtime::Engine::same(&store.shared.engine, m.engine()) {
-    return Err(throw(&env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
-  }
+  crate::linker::same_engine(&env, &store.shared, m)?;
   // Hold raw-loaded code before wasmtime registers the module in the store,
   // so a failed instantiation cannot leave the store running code it does
   // not keep alive.

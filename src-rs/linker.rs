@@ -108,6 +108,16 @@ impl Linker {
   }
 }
 
+/// Refuses to instantiate `module` into `store` when they belong to different
+/// engines (`new Instance`, `Linker.instantiate`, `InstancePre.instantiate`).
+pub(crate) fn same_engine(env: &Env, store: &StoreShared, module: &wasmtime::Module) -> Result<()> {
+  if wasmtime::Engine::same(&store.engine, module.engine()) {
+    Ok(())
+  } else {
+    Err(throw(env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"))
+  }
+}
+
 pub(crate) fn instantiate_error(env: &Env, mut cx: impl wasmtime::AsContextMut<Data = StoreData>, e: &wasmtime::Error) -> napi::Error {
   if e.downcast_ref::<wasmtime::Trap>().is_some() || e.downcast_ref::<trap::JsException>().is_some() {
     trap::throw_call_error(env, cx, e)
@@ -240,9 +250,7 @@ impl Linker {
   #[napi(catch_unwind)]
   pub fn instantiate(&self, env: &Env, store: &Store, module: &Module) -> Result<u32> {
     let m = module.module(env)?;
-    if !wasmtime::Engine::same(&store.shared.engine, m.engine()) {
-      return Err(throw(env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
-    }
+    same_engine(env, &store.shared, m)?;
     if let Some(raw) = module.raw() {
       store.shared.hold(raw);
     }
@@ -302,9 +310,7 @@ impl InstancePre {
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.InstancePre.html#method.instantiate>
   #[napi(catch_unwind)]
   pub fn instantiate(&self, env: &Env, store: &Store, wasi: Option<&WasiContext>) -> Result<u32> {
-    if !wasmtime::Engine::same(&store.shared.engine, self.pre.module().engine()) {
-      return Err(throw(env, Kind::Error, error::INSTANTIATE, "the module and the store belong to different engines"));
-    }
+    same_engine(env, &store.shared, self.pre.module())?;
     if let Some(raw) = &self.raw {
       store.shared.hold(raw);
     }

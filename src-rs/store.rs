@@ -267,34 +267,28 @@ pub(crate) fn put_own(env: sys::napi_env, obj: sys::napi_value, key: OwnKey<'_>,
   unsafe { sys::napi_define_properties(env, obj, 1, &prop) };
 }
 
+/// A descriptor of the data property `value`, named by `utf8name` (a
+/// NUL-terminated name) or, when that is null, by `name`; a getter is set on
+/// a copy (`..property(...)`).
+pub(crate) fn property(
+  utf8name: *const std::ffi::c_char,
+  name: sys::napi_value,
+  value: sys::napi_value,
+  attributes: sys::napi_property_attributes,
+) -> sys::napi_property_descriptor {
+  sys::napi_property_descriptor { utf8name, name, method: None, getter: None, setter: None, value, attributes, data: ptr::null_mut() }
+}
+
 /// A descriptor of a read-only, non-enumerable, non-configurable property
 /// under `key` (a symbol, for the links JavaScript must not change).
 pub(crate) fn hidden_property(key: sys::napi_value, value: sys::napi_value) -> sys::napi_property_descriptor {
-  sys::napi_property_descriptor {
-    utf8name: ptr::null(),
-    name: key,
-    method: None,
-    getter: None,
-    setter: None,
-    value,
-    attributes: sys::PropertyAttributes::default,
-    data: ptr::null_mut(),
-  }
+  property(ptr::null(), key, value, sys::PropertyAttributes::default)
 }
 
 /// A descriptor of a plain data property (writable, enumerable and
 /// configurable, as an assignment makes), named by `utf8name` or by `name`.
 pub(crate) fn data_property(utf8name: *const std::ffi::c_char, name: sys::napi_value, value: sys::napi_value) -> sys::napi_property_descriptor {
-  sys::napi_property_descriptor {
-    utf8name,
-    name,
-    method: None,
-    getter: None,
-    setter: None,
-    value,
-    attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable,
-    data: ptr::null_mut(),
-  }
+  property(utf8name, name, value, sys::PropertyAttributes::writable | sys::PropertyAttributes::enumerable | sys::PropertyAttributes::configurable)
 }
 
 /// A property key for `put_own`.
