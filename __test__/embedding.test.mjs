@@ -277,6 +277,34 @@ test('linking: defineInstance, define, instantiatePre, unknown imports as traps'
   t.regex(err.message, /memory|mem/, 'memories cannot be traps')
 })
 
+test.serial('a linker holding a freed store\'s items refuses every later store, even one made where the freed one was', async (t) => {
+  // The linker once knew its store by address alone, so a new store that the
+  // allocator put where the freed one had been passed the same-store check.
+  const user = new Module('(module (import "m" "f" (func $f (result i32))) (func (export "g") (result i32) call $f))')
+  const linker = new Linker()
+  const base = stats().stores
+  ;(() => {
+    const s = new Store()
+    linker.defineFunc(s, 'm', 'f', new Instance(s, new Module('(module (func (export "f") (result i32) i32.const 1))')).exports.f)
+  })()
+  const pre = linker.instantiatePre(user)
+  t.true(await gcUntil(() => stats().stores === base), 'the defining store is freed: the linker does not keep it alive')
+  const codes = new Map()
+  for (let i = 0; i < 2000; i++) {
+    const s = new Store()
+    for (const attempt of [() => linker.instantiate(s, user), () => pre.instantiate(s)]) {
+      try {
+        attempt()
+        codes.set('instantiated', (codes.get('instantiated') ?? 0) + 1)
+      } catch (e) {
+        codes.set(e.code, (codes.get(e.code) ?? 0) + 1)
+      }
+    }
+    s.dispose()
+  }
+  t.deepEqual([...codes], [['ERR_WASMTIME_LINK', 4000]])
+})
+
 test('typed export lookups', (t) => {
   const inst = new Instance(new Store(), new Module('(module (memory (export "m") 1) (table (export "t") 1 funcref) (global (export "g") i32 (i32.const 4)) (func (export "f") (result i32) i32.const 1))'))
   t.is(inst.getFunc('f')(), 1)

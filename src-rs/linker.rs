@@ -19,7 +19,7 @@ use crate::trap;
 use crate::wasi::WasiContext;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 /// Says what to do when instantiation hit a limit: which pooling or store
@@ -65,7 +65,9 @@ pub struct Linker {
   hosts: std::collections::HashMap<(String, String), Arc<HostFunc>>,
   /// The store that the items defined with `define*` belong to, if any:
   /// wasmtime panics when they meet another store, so that is refused first.
-  owner: Option<usize>,
+  /// Held weakly: the store's allocation, and so its address, stays taken
+  /// while this lives, so a later store cannot pass for it.
+  owner: Option<Weak<StoreShared>>,
   engine: wasmtime::Engine,
   /// The WASI context to move into the store at instantiation.
   wasi: Option<Reference<WasiContext>>,
@@ -81,16 +83,15 @@ fn link_error(env: &Env, e: &wasmtime::Error) -> napi::Error {
 impl Linker {
   /// Records that this linker now holds items of `store`.
   fn own(&mut self, env: &Env, store: &Rc<StoreShared>) -> Result<()> {
-    let id = Rc::as_ptr(store) as usize;
-    match self.owner {
-      Some(o) if o != id => Err(throw(
+    match &self.owner {
+      Some(o) if !std::ptr::eq(o.as_ptr(), Rc::as_ptr(store)) => Err(throw(
         env,
         Kind::Error,
         error::LINK,
         "this Linker already holds items of another Store; a linker's defined memories, tables, globals, wasm functions and instances all come from one store. Use a Linker per store.",
       )),
       _ => {
-        self.owner = Some(id);
+        self.owner = Some(Rc::downgrade(store));
         Ok(())
       }
     }
@@ -270,14 +271,14 @@ impl Linker {
   pub fn instantiate_pre(&self, env: Env, module: &Module) -> Result<InstancePre> {
     let m = module.module(&env)?;
     let pre = self.linker.instantiate_pre(m).map_err(|e| link_error(&env, &e))?;
-    Ok(InstancePre { pre, hosts: self.hosts.values().cloned().collect(), owner: self.owner, raw: module.raw().cloned() })
+    Ok(InstancePre { pre, hosts: self.hosts.values().cloned().collect(), owner: self.owner.clone(), raw: module.raw().cloned() })
   }
 }
 
 /// Refuses to instantiate into `store` when the linker holds another store's items.
-fn same_store(env: &Env, owner: &Option<usize>, store: &Rc<StoreShared>) -> Result<()> {
+fn same_store(env: &Env, owner: &Option<Weak<StoreShared>>, store: &Rc<StoreShared>) -> Result<()> {
   match owner {
-    Some(o) if *o != Rc::as_ptr(store) as usize => Err(throw(
+    Some(o) if !std::ptr::eq(o.as_ptr(), Rc::as_ptr(store)) => Err(throw(
       env,
       Kind::Error,
       error::LINK,
@@ -298,7 +299,7 @@ pub struct InstancePre {
   // Field order is drop order: the module clone inside `pre` goes first.
   pre: wasmtime::InstancePre<StoreData>,
   hosts: Vec<Arc<HostFunc>>,
-  owner: Option<usize>,
+  owner: Option<Weak<StoreShared>>,
   raw: Option<Arc<RawCode>>,
 }
 
