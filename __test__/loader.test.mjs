@@ -3,6 +3,7 @@
 // install hook share. Each case runs in a child process: the addon loads once.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -113,4 +114,23 @@ test('platformTriple() is the one detection: linux-x64-gnu here, the addon napi 
   })
   t.is(r.status, 1, r.stderr)
   t.true(r.stderr.includes(`no prebuilt addon for ${triple} (package wasmtime-napi-${triple}), and Cargo was not found`), r.stderr)
+})
+
+test('loading the package does not load node:crypto; checking a digest does', (t) => {
+  // node:crypto is loaded on the first digest (src-ts/artifact.ts), not by
+  // every require of the package. `-e` without --input-type=module would
+  // load it itself, so both ways in are ES module scripts.
+  const loaded = (body) => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `${body}\nconsole.log(JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule crypto$/.test(m))))`], { encoding: 'utf8', cwd: tmp })
+    t.is(r.status, 0, r.stderr)
+    return JSON.parse(r.stdout)
+  }
+  const imported = `const wn = await import(${JSON.stringify(join(root, 'index.mjs'))})`
+  t.deepEqual(loaded(''), [], 'an empty script loads no node:crypto')
+  t.deepEqual(loaded(imported), [])
+  t.deepEqual(loaded(`import { createRequire } from 'node:module'\ncreateRequire(import.meta.url)(${JSON.stringify(root)})`), [])
+  const file = join(tmp, 'one-byte')
+  writeFileSync(file, 'x')
+  const integrity = `sha256-${createHash('sha256').update('x').digest('base64')}`
+  t.deepEqual(loaded(`${imported}\nif (wn.readPrecompiledSync(${JSON.stringify(file)}, { integrity: '${integrity}' }).toString() !== 'x') process.exit(3)`), ['NativeModule crypto'])
 })

@@ -3,7 +3,6 @@
  * `Engine::detect_precompiled` and the `object` crate), and the `.sha256`
  * digests that `compile --digest` writes.
  */
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { types } from 'node:util'
@@ -24,6 +23,15 @@ export type ArtifactInfo = native.ArtifactInfo
 export function inspectArtifact(bytes: Uint8Array): ArtifactInfo {
   if (!types.isUint8Array(bytes)) throw codedError(TypeError, 'ERR_WASMTIME_INVALID_ARGUMENT', 'inspectArtifact expects a Buffer or Uint8Array holding an artifact')
   return native.inspectArtifact(bytes)
+}
+
+/**
+ * node:crypto's `createHash`, with node:crypto loaded on first use: loading
+ * it takes about 2 ms, which every `require` of the package paid before,
+ * whether it checked a digest or not.
+ */
+function createHash(algorithm: string): import('node:crypto').Hash {
+  return (require('node:crypto') as typeof import('node:crypto')).createHash(algorithm)
 }
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
