@@ -189,7 +189,9 @@ export declare class Linker {
   /**
    * Defines `module.name` as a host function: `fn(...args)` (or
    * `fn(caller, ...args)` with `{ caller: true }`) of type `{ params, results }`.
+   * A type of numbers only takes the raw calling convention.
    * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new>
+   * <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new_unchecked>
    */
   func(module: string, name: string, ty: FuncTypeDesc, func: unknown, options?: FuncOptions | undefined | null): void
   /**

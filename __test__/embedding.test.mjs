@@ -85,6 +85,58 @@ test('a host function returning the wrong type is a clear error', (t) => {
   t.throws(() => z.f(), { code: 'ERR_WASMTIME_HOST', message: /array of 2 values/ })
 })
 
+test('host functions of number types get and give every value exactly, with 16 parameters and results (the raw convention) and with 17', (t) => {
+  // Types of numbers only, up to 16 each way, take wasmtime's raw calling
+  // convention (src-rs/host.rs `call_raw`); 17 take its typed one. Both must
+  // carry the same bits: wasm checks what the host received, and JavaScript
+  // checks what wasm got back.
+  const types = ['i32', 'i64', 'f32', 'f64']
+  const values = {
+    i32: [-(2 ** 31), 2 ** 31 - 1, -1, 0],
+    i64: [-(1n << 63n), (1n << 63n) - 1n, -1n, 0n],
+    f32: [Math.fround(1.5), -0, Math.fround(3.4028234663852886e38), Infinity],
+    f64: [Number.MIN_VALUE, -0, Number.MAX_VALUE, -Infinity],
+  }
+  // wasm constants for the same values, and how to compare them bit for bit.
+  const wat = {
+    i32: (v) => `(i32.const ${v})`,
+    i64: (v) => `(i64.const ${v})`,
+    f32: (v) => `(f32.const ${Object.is(v, -0) ? '-0' : v === Infinity ? 'inf' : v})`,
+    f64: (v) => `(f64.const ${Object.is(v, -0) ? '-0' : v === -Infinity ? '-inf' : v.toExponential(17)})`,
+  }
+  const same = { i32: (a, b) => `(i32.eq ${a} ${b})`, i64: (a, b) => `(i64.eq ${a} ${b})`, f32: (a, b) => `(i32.eq (i32.reinterpret_f32 ${a}) (i32.reinterpret_f32 ${b}))`, f64: (a, b) => `(i64.eq (i64.reinterpret_f64 ${a}) (i64.reinterpret_f64 ${b}))` }
+  for (const n of [1, 16, 17]) {
+    const sig = Array.from({ length: n }, (_, i) => types[i % 4])
+    const val = (i, round) => values[sig[i]][(i + round) % 4]
+    const received = []
+    const host = (...args) => {
+      received.push(args)
+      return n === 1 ? val(0, 1) : sig.map((_, i) => val(i, 1))
+    }
+    // `check` calls the host with round 0's values and returns 1 when the
+    // host's results, held in locals, are round 1's values; `echo` returns them.
+    const locals = sig.map((ty, i) => `(local $r${i} ${ty})`).join(' ')
+    const call = `(call $h ${sig.map((_, i) => wat[sig[i]](val(i, 0))).join(' ')})`
+    const keep = sig.map((_, i) => `(local.set $r${n - 1 - i})`).join(' ')
+    const checks = sig.map((ty, i) => same[ty](`(local.get $r${i})`, wat[ty](val(i, 1))))
+    const all = checks.reduce((acc, c) => `(i32.and ${acc} ${c})`)
+    const m = new Module(`(module
+      (import "env" "h" (func $h (param ${sig.join(' ')}) (result ${sig.join(' ')})))
+      (func (export "check") (result i32) ${locals} ${call} ${keep} ${all})
+      (func (export "echo") (param ${sig.join(' ')}) (result ${sig.join(' ')}) ${sig.map((_, i) => `(local.get ${i})`).join(' ')} call $h))`)
+    const x = new Instance(new Store(), m, { env: { h: host } }).exports
+    t.is(x.check(), 1, `${n}: wasm got the host's results exactly`)
+    const expectedArgs = sig.map((_, i) => val(i, 0))
+    t.true(Object.is(received[0].length, n) && received[0].every((v, i) => Object.is(v, expectedArgs[i])), `${n}: the host got wasm's arguments exactly: ${received[0]}`)
+    const back = x.echo(...expectedArgs)
+    const want = sig.map((_, i) => val(i, 1))
+    t.true((n === 1 ? [back] : back).every((v, i) => Object.is(v, want[i])), `${n}: ${back}`)
+    // A wrong result type is still a coded error, on either convention.
+    const bad = new Instance(new Store(), m, { env: { h: () => (n === 1 ? 'nope' : sig.map(() => 'nope')) } }).exports
+    t.throws(() => bad.check(), { instanceOf: TypeError, message: /env\.h/ })
+  }
+})
+
 test('v128, externref, funcref and multi-value cross the boundary', (t) => {
   const m = new Module(`(module
     (table $t (export "table") 2 funcref)

@@ -15,10 +15,27 @@ use crate::val::{from_val, to_val, type_name};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
+use std::mem::MaybeUninit;
 use std::ptr;
 use std::rc::Rc;
 use std::thread::ThreadId;
-use wasmtime::{Val, ValType};
+use wasmtime::{Val, ValRaw, ValType};
+
+/// The most parameters, and the most results, a host function may have to
+/// take wasmtime's raw calling convention (`call_raw`).
+const RAW_SLOTS: usize = 16;
+
+/// Whether `t` travels as a plain number in the raw calling convention.
+fn plain(t: &ValType) -> bool {
+  matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64)
+}
+
+/// Whether a host function of type `ty` can take the raw calling convention
+/// ([`wasmtime::Linker::func_new_unchecked`]): every parameter and result is
+/// i32, i64, f32 or f64, and there are at most `RAW_SLOTS` of either.
+pub(crate) fn raw_convention(ty: &wasmtime::FuncType) -> bool {
+  ty.params().len() <= RAW_SLOTS && ty.results().len() <= RAW_SLOTS && ty.params().all(|t| plain(&t)) && ty.results().all(|t| plain(&t))
+}
 
 /// A JavaScript function that wasm can call. It is held weakly: the Linker
 /// object that defined it and the stores it was instantiated into root it
@@ -28,6 +45,7 @@ pub(crate) struct HostFunc {
   func: sys::napi_ref,
   env: sys::napi_env,
   thread: ThreadId,
+  params: Vec<ValType>,
   pub(crate) results: Vec<ValType>,
   with_caller: bool,
   pub(crate) name: String,
@@ -65,6 +83,7 @@ impl HostFunc {
       func: r,
       env: env.raw(),
       thread: crate::thread_id(),
+      params: ty.params().collect(),
       results: ty.results().collect(),
       with_caller,
       name,
@@ -96,6 +115,50 @@ impl HostFunc {
     // SAFETY: the scope opened above.
     unsafe { sys::napi_close_handle_scope(env, scope) };
     outcome.map_err(CallFailure::into_wasmtime)
+  }
+
+  /// The body of a host function defined with the raw calling convention
+  /// (`raw_convention`): the same call as `call`, without wasmtime's typed
+  /// values in between, which were a fifth of a host call (converting each
+  /// value by its type, checking each result's type against the store).
+  ///
+  /// # Safety
+  /// wasmtime passes `raw` as [`wasmtime::Func::new_unchecked`] says: the
+  /// parameters of this function's type, initialised, in `raw[..params]`,
+  /// and room for its results. Only a function whose type passed
+  /// `raw_convention` may be defined with this.
+  pub(crate) unsafe fn call_raw(&self, caller: wasmtime::Caller<'_, StoreData>, raw: &mut [MaybeUninit<ValRaw>]) -> wasmtime::Result<()> {
+    let (np, nr) = (self.params.len(), self.results.len());
+    if np > RAW_SLOTS || nr > RAW_SLOTS || raw.len() < np.max(nr) {
+      return Err(CallFailure::Host(format!("host function {}: wasmtime passed {} value slots for {np} parameters and {nr} results", self.name, raw.len())).into_wasmtime());
+    }
+    let mut params = [Val::I32(0); RAW_SLOTS];
+    for (i, t) in self.params.iter().enumerate() {
+      // SAFETY: `raw[i]`, `i < np`, is parameter `i`, initialised (this
+      // function's contract).
+      let r = unsafe { raw[i].assume_init() };
+      params[i] = match t {
+        ValType::I32 => Val::I32(r.get_i32()),
+        ValType::I64 => Val::I64(r.get_i64()),
+        ValType::F32 => Val::F32(r.get_f32()),
+        ValType::F64 => Val::F64(r.get_f64()),
+        _ => return Err(CallFailure::Host(format!("host function {}: parameter {i} is not a number type", self.name)).into_wasmtime()),
+      };
+    }
+    let mut results = [Val::I32(0); RAW_SLOTS];
+    self.call(caller, &params[..np], &mut results[..nr])?;
+    for (i, (t, v)) in self.results.iter().zip(&results[..nr]).enumerate() {
+      // `take_results` converted each result to its type; a mismatch is
+      // refused all the same, never written as another type.
+      raw[i] = MaybeUninit::new(match (t, *v) {
+        (ValType::I32, Val::I32(x)) => ValRaw::i32(x),
+        (ValType::I64, Val::I64(x)) => ValRaw::i64(x),
+        (ValType::F32, Val::F32(x)) => ValRaw::f32(x),
+        (ValType::F64, Val::F64(x)) => ValRaw::f64(x),
+        _ => return Err(CallFailure::Host(format!("host function {}: result {i} does not have its type", self.name)).into_wasmtime()),
+      });
+    }
+    Ok(())
   }
 
   fn call_in_scope(&self, caller: &mut wasmtime::Caller<'_, StoreData>, params: &[Val], results: &mut [Val]) -> std::result::Result<(), CallFailure> {

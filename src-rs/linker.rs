@@ -210,7 +210,9 @@ impl Linker {
 
   /// Defines `module.name` as a host function: `fn(...args)` (or
   /// `fn(caller, ...args)` with `{ caller: true }`) of type `{ params, results }`.
+  /// A type of numbers only takes the raw calling convention.
   /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new>
+  /// <https://docs.rs/wasmtime/48.0.8/wasmtime/struct.Linker.html#method.func_new_unchecked>
   #[napi(catch_unwind)]
   pub fn func(
     &mut self,
@@ -224,10 +226,14 @@ impl Linker {
     let ft = parse_func_type(&env, &self.engine, &ty)?;
     let host = Arc::new(HostFunc::new(&env, func.raw(), &ft, options.and_then(|o| o.caller).unwrap_or(false), format!("{module}.{name}"))?);
     let defined = host.clone();
-    self
-      .linker
-      .func_new(&module, &name, ft, move |caller, params, results| defined.call(caller, params, results))
-      .map_err(|e| link_error(&env, &e))?;
+    if crate::host::raw_convention(&ft) {
+      // SAFETY: `ft` passed `raw_convention`, and `call_raw` reads and
+      // writes `ft`'s parameters and results, numbers all, by their types.
+      unsafe { self.linker.func_new_unchecked(&module, &name, ft, move |caller, raw| defined.call_raw(caller, raw)) }
+    } else {
+      self.linker.func_new(&module, &name, ft, move |caller, params, results| defined.call(caller, params, results))
+    }
+    .map_err(|e| link_error(&env, &e))?;
     // Only once defined: a refused definition must not stay rooted.
     self.hosts.insert((module, name), host);
     Ok(())
