@@ -11,7 +11,7 @@
 use crate::error::{self, throw, Kind};
 use crate::store::{StoreData, StoreShared};
 use crate::trap;
-use crate::val::{from_val, to_val, type_name};
+use crate::val::{from_val, numbers_only, to_val, type_name, NUMERIC_SLOTS};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use std::ffi::c_void;
@@ -26,15 +26,8 @@ pub(crate) struct FuncData {
   pub(crate) func: wasmtime::Func,
   pub(crate) params: Vec<ValType>,
   pub(crate) results: Vec<ValType>,
-  /// Every parameter and result is i32, i64, f32 or f64, and there are at most
-  /// `NUMERIC_SLOTS` of either: calls take the fast path (`call_numeric`).
+  /// `numbers_only` of its type: calls take the fast path (`call_numeric`).
   numeric: bool,
-}
-
-const NUMERIC_SLOTS: usize = 16;
-
-fn is_numeric(t: &ValType) -> bool {
-  matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64)
 }
 
 /// Marks function objects made here, so that only their `FuncData` external
@@ -78,7 +71,7 @@ pub(crate) fn js_function(
   let ty = func.ty(&cx);
   let params: Vec<ValType> = ty.params().collect();
   let results: Vec<ValType> = ty.results().collect();
-  let numeric = params.iter().chain(&results).all(is_numeric) && params.len().max(results.len()) <= NUMERIC_SLOTS;
+  let numeric = numbers_only(&params, &results);
   let data = Box::into_raw(Box::new(FuncData { store: store.clone(), func, params, results, numeric }));
   let mut ext = ptr::null_mut();
   let mut f = ptr::null_mut();

@@ -11,7 +11,7 @@ use crate::error::{self, throw, Kind};
 use crate::externs::export_to_js;
 use crate::store::{StoreData, StoreShared};
 use crate::trap::JsException;
-use crate::val::{from_val, to_val, type_name};
+use crate::val::{from_val, numbers_only, to_val, type_name, NUMERIC_SLOTS};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -20,22 +20,6 @@ use std::ptr;
 use std::rc::Rc;
 use std::thread::ThreadId;
 use wasmtime::{Val, ValRaw, ValType};
-
-/// The most parameters, and the most results, a host function may have to
-/// take wasmtime's raw calling convention (`call_raw`).
-const RAW_SLOTS: usize = 16;
-
-/// Whether `t` travels as a plain number in the raw calling convention.
-fn plain(t: &ValType) -> bool {
-  matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64)
-}
-
-/// Whether a host function of type `ty` can take the raw calling convention
-/// ([`wasmtime::Linker::func_new_unchecked`]): every parameter and result is
-/// i32, i64, f32 or f64, and there are at most `RAW_SLOTS` of either.
-pub(crate) fn raw_convention(ty: &wasmtime::FuncType) -> bool {
-  ty.params().len() <= RAW_SLOTS && ty.results().len() <= RAW_SLOTS && ty.params().all(|t| plain(&t)) && ty.results().all(|t| plain(&t))
-}
 
 /// A JavaScript function that wasm can call. It is held weakly: the Linker
 /// object that defined it and the stores it was instantiated into root it
@@ -117,6 +101,13 @@ impl HostFunc {
     outcome.map_err(CallFailure::into_wasmtime)
   }
 
+  /// Whether this function can take wasmtime's raw calling convention
+  /// ([`wasmtime::Linker::func_new_unchecked`], with `call_raw`):
+  /// `numbers_only` of its type.
+  pub(crate) fn raw_convention(&self) -> bool {
+    numbers_only(&self.params, &self.results)
+  }
+
   /// The body of a host function defined with the raw calling convention
   /// (`raw_convention`): the same call as `call`, without wasmtime's typed
   /// values in between, which were a fifth of a host call (converting each
@@ -129,10 +120,10 @@ impl HostFunc {
   /// `raw_convention` may be defined with this.
   pub(crate) unsafe fn call_raw(&self, caller: wasmtime::Caller<'_, StoreData>, raw: &mut [MaybeUninit<ValRaw>]) -> wasmtime::Result<()> {
     let (np, nr) = (self.params.len(), self.results.len());
-    if np > RAW_SLOTS || nr > RAW_SLOTS || raw.len() < np.max(nr) {
+    if np > NUMERIC_SLOTS || nr > NUMERIC_SLOTS || raw.len() < np.max(nr) {
       return Err(CallFailure::Host(format!("host function {}: wasmtime passed {} value slots for {np} parameters and {nr} results", self.name, raw.len())).into_wasmtime());
     }
-    let mut params = [Val::I32(0); RAW_SLOTS];
+    let mut params = [Val::I32(0); NUMERIC_SLOTS];
     for (i, t) in self.params.iter().enumerate() {
       // SAFETY: `raw[i]`, `i < np`, is parameter `i`, initialised (this
       // function's contract).
@@ -145,7 +136,7 @@ impl HostFunc {
         _ => return Err(CallFailure::Host(format!("host function {}: parameter {i} is not a number type", self.name)).into_wasmtime()),
       };
     }
-    let mut results = [Val::I32(0); RAW_SLOTS];
+    let mut results = [Val::I32(0); NUMERIC_SLOTS];
     self.call(caller, &params[..np], &mut results[..nr])?;
     for (i, (t, v)) in self.results.iter().zip(&results[..nr]).enumerate() {
       // `take_results` converted each result to its type; a mismatch is

@@ -226,9 +226,10 @@ impl Linker {
     let ft = parse_func_type(&env, &self.engine, &ty)?;
     let host = Arc::new(HostFunc::new(&env, func.raw(), &ft, options.and_then(|o| o.caller).unwrap_or(false), format!("{module}.{name}"))?);
     let defined = host.clone();
-    if crate::host::raw_convention(&ft) {
-      // SAFETY: `ft` passed `raw_convention`, and `call_raw` reads and
-      // writes `ft`'s parameters and results, numbers all, by their types.
+    if host.raw_convention() {
+      // SAFETY: `host` was made from `ft` and passed `raw_convention`, and
+      // `call_raw` reads and writes `ft`'s parameters and results, numbers
+      // all, by their types.
       unsafe { self.linker.func_new_unchecked(&module, &name, ft, move |caller, raw| defined.call_raw(caller, raw)) }
     } else {
       self.linker.func_new(&module, &name, ft, move |caller, params, results| defined.call(caller, params, results))

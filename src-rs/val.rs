@@ -139,6 +139,20 @@ pub(crate) fn u64_value(env: &Env, value: sys::napi_value, what: &str) -> Result
   }
 }
 
+/// The most parameters, and the most results, a function may have to cross
+/// the boundary in wasmtime's raw `ValRaw` slots, either way: wasm functions
+/// called from JavaScript (func.rs `call_numeric`) and host functions called
+/// from wasm (host.rs `call_raw`).
+pub(crate) const NUMERIC_SLOTS: usize = 16;
+
+/// Whether a function of these types crosses in raw slots: every parameter
+/// and result is i32, i64, f32 or f64, and there are at most `NUMERIC_SLOTS`
+/// of either.
+pub(crate) fn numbers_only(params: &[ValType], results: &[ValType]) -> bool {
+  let number = |t: &ValType| matches!(t, ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64);
+  params.len().max(results.len()) <= NUMERIC_SLOTS && params.iter().chain(results).all(number)
+}
+
 pub(crate) fn type_name(t: &ValType) -> String {
   match t {
     ValType::I32 => "i32".into(),
